@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=refundtool.settings
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput --verbosity 0
+RUN useradd --system --uid 1000 refundtool && mkdir -p /app/var && chown refundtool /app/var
+USER refundtool
+EXPOSE 8000
+CMD ["gunicorn", "refundtool.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FiscalizationConfig(AppConfig):
+    name = "fiscalization"
+    verbose_name = "Fiscal receipts"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RefundToolConfig(AppConfig):
+    name = "refundtool"
+    verbose_name = "Refunds"

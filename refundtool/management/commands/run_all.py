@@ -1,0 +1,161 @@
+"""Runs the whole service on one machine: the README's first command ends here.
+
+It starts the embedded broker when KAFKA_BOOTSTRAP_SERVERS is not set, migrates, makes sure a
+development admin exists, then supervises web, Celery worker and beat, and every long-running
+management command of the service that exists (consumers, outbox relay, simulators, fiscal
+emulator). Each child runs in its own process group, so a stop takes its grandchildren too.
+SIGINT or SIGTERM stops everything; so does any child that exits on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from events.embedded_broker import EmbeddedBroker, port_is_free
+
+DEV_ADMIN_USERNAME = "admin"
+DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
+STOP_GRACE_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    argv: list[str]
+    requires_command: str | None = None
+
+
+class Command(BaseCommand):
+    help = "Run web, consumers, relay, Celery worker and beat, simulators and the embedded broker together."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
+        parser.add_argument("--fiscal-emulator-port", type=int, default=8081)
+        parser.add_argument("--no-simulators", action="store_true", help="do not start the BOB and Payment simulators")
+
+    def handle(self, *args: object, **options: object) -> None:
+        self.stopping = False
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.broker: EmbeddedBroker | None = None
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
+        if not port_is_free(host, port):
+            raise CommandError(f"{host}:{port} is already in use; pick another with --port")
+        env = dict(os.environ)
+        try:
+            if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+                self.broker = self._start_broker()
+                env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+                settings.KAFKA_BOOTSTRAP_SERVERS = self.broker.bootstrap_servers
+            call_command("migrate", interactive=False, verbosity=0)
+            self._ensure_dev_admin()
+            for child in self._children(host, port, options):
+                self.children[child.name] = subprocess.Popen(child.argv, env=env, start_new_session=True)
+            self._print_banner(host, port, options)
+            self._supervise()
+        finally:
+            self._stop_all()
+
+    def _start_broker(self) -> EmbeddedBroker:
+        host, port = settings.EMBEDDED_KAFKA_BOOTSTRAP.rsplit(":", 1)
+        broker = EmbeddedBroker(host=host, port=int(port) if port_is_free(host, int(port)) else 0)
+        return broker.start()
+
+    def _ensure_dev_admin(self) -> None:
+        user_model = get_user_model()
+        if not user_model.objects.filter(username=DEV_ADMIN_USERNAME).exists():
+            user_model.objects.create_superuser(DEV_ADMIN_USERNAME, "admin@example.com", DEV_ADMIN_PASSWORD)
+
+    def _children(self, host: str, port: int, options: dict[str, object]) -> list[Child]:
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        celery = [sys.executable, "-m", "celery", "-A", "refundtool"]
+        gunicorn = [sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"{host}:{port}"]
+        wanted = [
+            Child("web", [*gunicorn, "--workers", "2", "--threads", "4", "--access-logfile", "-"]),
+            Child(
+                "worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--queues", "default,fiscal"]
+            ),
+            Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat")]),
+            Child("consumer", [*manage, "consume"], requires_command="consume"),
+            Child("relay", [*manage, "relay_outbox"], requires_command="relay_outbox"),
+            Child(
+                "fiscal-emulator",
+                [*manage, "fiscal_emulator", "--port", str(options["fiscal_emulator_port"])],
+                requires_command="fiscal_emulator",
+            ),
+        ]
+        if not options["no_simulators"]:
+            wanted += [
+                Child("payment-simulator", [*manage, "simulate_payment"], requires_command="simulate_payment"),
+                Child(
+                    "bob-simulator",
+                    [*manage, "simulate_bob", "--refunds", "1000000", "--rate", "1"],
+                    requires_command="simulate_bob",
+                ),
+            ]
+        available = get_commands()
+        return [c for c in wanted if c.requires_command is None or c.requires_command in available]
+
+    def _print_banner(self, host: str, port: int, options: dict[str, object]) -> None:
+        base = f"http://{host}:{port}"
+        lines = [
+            "Refund Tool is running. Ctrl-C (or SIGTERM) stops everything.",
+            f"  web        {base}/   admin {base}/admin/   health {base}/healthz  {base}/readyz",
+            f"  login      {DEV_ADMIN_USERNAME} / {DEV_ADMIN_PASSWORD}",
+            f"  database   {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+            f" {settings.DATABASES['default']['NAME']}",
+            f"  kafka      {settings.KAFKA_BOOTSTRAP_SERVERS}" + (" (embedded tansu)" if self.broker else ""),
+            f"  celery     {settings.CELERY_BROKER_URL if settings.REDIS_URL else 'filesystem transport'}",
+        ]
+        if "fiscal-emulator" in self.children:
+            lines.append(f"  fiscal     http://127.0.0.1:{options['fiscal_emulator_port']}/ (ATOL-style emulator)")
+        lines.append("  processes  " + ", ".join(f"{name} (pid {p.pid})" for name, p in self.children.items()))
+        self.stdout.write("\n".join(lines), ending="\n")
+        self.stdout.flush()
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _supervise(self) -> None:
+        while not self.stopping:
+            for name, process in self.children.items():
+                if process.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {process.returncode}; stopping everything")
+                    return
+            if self.broker and self.broker.process and self.broker.process.poll() is not None:
+                self.stderr.write("the embedded broker exited; stopping everything")
+                return
+            time.sleep(0.2)
+
+    def _stop_all(self) -> None:
+        for process in self.children.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in self.children.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+            # Grandchildren (gunicorn and celery workers) may outlive their parent by a moment.
+            _signal_group(process, signal.SIGKILL)
+        if self.broker:
+            self.broker.stop()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)

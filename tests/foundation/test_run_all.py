@@ -1,0 +1,86 @@
+"""README command 1 ends in `manage.py run_all`: it must come up on embedded defaults and stop cleanly."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+from django.conf import settings
+
+from events.embedded_broker import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a loopback URL of our own
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["REFUNDTOOL_VAR_DIR"] = str(tmp_path)
+    port = free_port()
+    log = (tmp_path / "run_all.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(settings.BASE_DIR / "manage.py"),
+            "run_all",
+            "--port",
+            str(port),
+            "--fiscal-emulator-port",
+            str(free_port()),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        status, body = 0, ""
+        while time.monotonic() < deadline and process.poll() is None:
+            status, body = get(f"{base}/readyz")
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200, (body, (tmp_path / "run_all.log").read_text()[-3000:])
+        checks = __import__("json").loads(body)["checks"]
+        assert {name: c["status"] for name, c in checks.items()} == {
+            "database": "ok",
+            "broker": "ok",
+            "celery_queue": "ok",
+        }
+        assert get(f"{base}/healthz")[0] == 200
+        login_status, login_page = get(f"{base}/admin/login/")
+        assert login_status == 200
+        assert 'name="username"' in login_page
+        banner = (tmp_path / "run_all.log").read_text()
+        assert "login      admin / admin" in banner
+
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in descendants)
+        for expected in ("gunicorn", "worker", "beat", "tansu"):
+            assert expected in names
+    finally:
+        process.send_signal(signal.SIGTERM)
+        exit_code = process.wait(timeout=60)
+        log.close()
+    assert exit_code == 0, (tmp_path / "run_all.log").read_text()[-3000:]
+    survivors = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == []

@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real PostgreSQL and Redis of the machine, never the embedded defaults.
+
+DATABASE_URL overrides the database; TEST_REDIS_URL the Redis database that the suite flushes
+(never REDIS_URL, so a developer's own Redis data is safe).
+"""
+
+import hashlib
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/refundtool")
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from refundtool.settings import *  # noqa: F403
+from refundtool.settings import BASE_DIR, DATABASES
+
+# One test database per checkout, so two worktrees can run the suite at once.
+_checkout = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: S324 - a name, not a secret
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
