@@ -16,11 +16,16 @@ def client_config(**overrides: Any) -> dict[str, Any]:
 
 
 def producer_config(**overrides: Any) -> dict[str, Any]:
-    """An idempotent producer: acks=all, no reordering or duplicates on retry."""
+    """An idempotent producer: acks=all, no reordering or duplicates on retry.
+
+    murmur2_random is the Java client's partitioner, so a key lands on the same partition
+    whichever team's client writes it.
+    """
     return client_config(
         **{
             "enable.idempotence": True,
             "acks": "all",
+            "partitioner": "murmur2_random",
             "linger.ms": 5,
             "compression.type": "lz4",
             **overrides,
