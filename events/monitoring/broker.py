@@ -4,6 +4,7 @@ committed offsets and partition owners, and the high watermark of every partitio
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
@@ -41,11 +42,13 @@ class ClusterOffsets:
 
 
 def read_cluster_offsets(*, timeout_seconds: float) -> ClusterOffsets:
-    """Raises KafkaException when the groups cannot be listed; anything narrower is logged and skipped."""
+    """Raises KafkaException unless every group could be listed; narrower failures are logged, and
+    leave out what they concern (a group's state, its offsets, a partition's high watermark)."""
     admin = admin_client()
     listing = admin.list_consumer_groups(request_timeout=timeout_seconds).result()
-    for error in listing.errors:
-        logger.warning("listing consumer groups: %s", error)
+    if listing.errors:
+        # A partial listing would read as groups that vanished, and their windows would be dropped.
+        raise KafkaException(listing.errors[0])
     group_ids = sorted({group.group_id for group in listing.valid if group.group_id})
     if not group_ids:
         return ClusterOffsets(groups=[], high_watermarks={})
@@ -64,7 +67,7 @@ def read_cluster_offsets(*, timeout_seconds: float) -> ClusterOffsets:
     return ClusterOffsets(groups=groups, high_watermarks=_high_watermarks(admin, partitions, timeout_seconds))
 
 
-def _describe(group_id: str, future) -> tuple[ConsumerGroupState, dict[TopicPartitionKey, tuple[str, str]]]:
+def _describe(group_id: str, future: Future) -> tuple[ConsumerGroupState, dict[TopicPartitionKey, tuple[str, str]]]:
     try:
         description = future.result()
     except KafkaException as exc:
@@ -78,7 +81,7 @@ def _describe(group_id: str, future) -> tuple[ConsumerGroupState, dict[TopicPart
     return description.state, owners
 
 
-def _committed(group_id: str, future) -> dict[TopicPartitionKey, int] | None:
+def _committed(group_id: str, future: Future) -> dict[TopicPartitionKey, int] | None:
     try:
         result = future.result()
     except KafkaException as exc:
