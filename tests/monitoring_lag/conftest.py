@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from events.kafka import admin_client, consumer_config, producer_config
@@ -34,6 +34,15 @@ class SingleRecordProducer:
         for _ in range(count):
             self.producer.produce(self.topic, key=b"k", value=b"{}")
             assert self.producer.flush(10) == 0
+
+
+def commit_offset(group: str, topic: str, offset: int) -> str:
+    """Commits for ``group`` as an operator would, with no member: the group is Empty at once,
+    without the wait of a consumer joining."""
+    admin = admin_client()
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0, offset)])
+    admin.alter_consumer_group_offsets([request])[group].result(timeout=10)
+    return group
 
 
 def new_consumer(group: str, topic: str) -> Consumer:
