@@ -146,17 +146,13 @@ def evaluate_group(
         status = "ERR"
     elif worst == STATUS_CODES["WARN"]:
         status = "WARN"
-    maxlag: PartitionStatus | None = None
-    for partition in partitions:
-        if maxlag is None or _lag_or_below_zero(partition) > _lag_or_below_zero(maxlag):
-            maxlag = partition
     return GroupStatus(
         cluster=cluster,
         group=group,
         status=status,
         complete=sum(p.complete == 1.0 for p in partitions) / len(partitions) if partitions else 0.0,
         partitions=partitions,
-        maxlag=maxlag,
+        maxlag=max(partitions, key=_lag_or_below_zero, default=None),  # max() keeps the first of equals
         totallag=sum(p.current_lag for p in partitions if p.current_lag is not None),
         evaluated_at_ms=now_ms,
     )
