@@ -21,7 +21,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from events.lag import GroupStatus
 from events.monitoring.services import lag_sample
-from tests.monitoring_lag.conftest import SingleRecordProducer, consume_and_commit, create_topic, join_all, new_consumer
+from tests.monitoring_lag.kafka_helpers import (
+    SingleRecordProducer,
+    consume_and_commit,
+    create_topic,
+    join_all,
+    new_consumer,
+)
 
 PASS_SPACING_MS = 10_000
 PASSES_WHILE_ALL_COMMIT = 3

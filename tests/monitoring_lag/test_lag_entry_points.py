@@ -20,7 +20,7 @@ from events.kafka import admin_client
 from events.lag import PartitionWindow
 from events.monitoring import store
 from events.monitoring.services import lag_sample
-from tests.monitoring_lag.conftest import SingleRecordProducer, commit_offset, create_topic
+from tests.monitoring_lag.kafka_helpers import SingleRecordProducer, commit_offset, create_topic
 
 PASS_WAIT_SECONDS = 20
 

@@ -6,11 +6,8 @@ watermark of the batch's base offset + 1, which would read as too little lag.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
 
-import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
@@ -19,9 +16,9 @@ from events.kafka import admin_client, consumer_config, producer_config
 JOIN_TIMEOUT_SECONDS = 20
 
 
-def create_topic(name: str, partitions: int = 1) -> str:
+def create_topic(name: str) -> str:
     admin = admin_client()  # held: a collected client fails its pending futures
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=10)
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=10)
     return name
 
 
@@ -74,17 +71,3 @@ def join_all(consumers: list[Consumer]) -> None:
         assert time.monotonic() < deadline, "consumer groups were not assigned in time"
         for consumer in consumers:
             consumer.poll(0.05)
-
-
-@pytest.fixture
-def consumers() -> Iterator[Callable[[str, str], Consumer]]:
-    opened: list[Consumer] = []
-
-    def open_consumer(group: str, topic: str) -> Consumer:
-        opened.append(new_consumer(group, topic))
-        return opened[-1]
-
-    yield open_consumer
-    for consumer in opened:
-        with contextlib.suppress(RuntimeError):  # closed by the test already
-            consumer.close()
