@@ -344,7 +344,7 @@ def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts
     unmet = [condition.__doc__ for condition in declared.conditions if not condition(refund)]
     if unmet:
         raise IllegalTransitionError(
-            f"refund {refund.id} ({source}) cannot {name}: it needs {' and '.join(unmet)}",
+            f"refund {refund.id} ({source}) cannot {name}: allowed only if {' and '.join(unmet)}",
             refund_id=refund.id,
             status=source,
             transition=name,
