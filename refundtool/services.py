@@ -213,8 +213,10 @@ def refund_apply_fiscal_result(
     - fiscal_failed: done -> completed (a late success); failed again: no-op.
     - needs_attention: the outcome is stored and noted for support.
     - the same outcome already recorded (done with the same fn_number and fiscal_document_number,
-      or failed): no-op. A result when no receipt is awaited (fiscal_status not_required, or done
-      with other attributes): IllegalTransitionError.
+      or failed): no-op.
+    - no receipt awaited (fiscal_status not_required, or done with other attributes), or the refund
+      already completed (support resolved it): IllegalTransitionError; the receipt's own record in
+      fiscalization keeps the outcome.
     """
     receipt = ReceiptResult(
         succeeded=succeeded,
@@ -328,9 +330,8 @@ def _locked(refund_id: UUID) -> Refund:
 
 def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts: Any) -> None:
     """Run the fsm transition `name` (refusing it with a clear error), then save and record the change."""
-    method = getattr(refund, name)
     source = refund.status
-    declared = method._django_fsm.get_transition(source)
+    declared = next((t for t in refund.get_all_status_transitions() if t.name == name and t.source == source), None)
     if declared is None:
         raise IllegalTransitionError(
             f"refund {refund.id} is {source}: {name} is not allowed from there",
@@ -353,7 +354,7 @@ def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts
             status=source,
             transition=name,
         )
-    method(**facts)
+    getattr(refund, name)(**facts)
     refund.sequence += 1
     refund.reason = reason
     if refund.status != source:
