@@ -43,7 +43,8 @@ def delivery_timeout_ms() -> int:
 
 def gateway_producer() -> Producer:
     """This process's producer for the configured brokers."""
-    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS, tuple(sorted(settings.KAFKA_CLIENT_CONFIG.items())))
+    client = tuple(sorted(settings.KAFKA_CLIENT_CONFIG.items()))
+    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS, client, delivery_timeout_ms())
     producer = _producers.get(key)
     if producer is None:
         with _lock:
