@@ -8,5 +8,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("monitoring/", include("events.monitoring.urls")),
+    path("api/", include("events.gateway.urls")),
     path("", include("django_prometheus.urls")),
 ]
