@@ -24,7 +24,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 
-from events.dead_letters import DeadLetterPublisher, DeadLetterPublishFailed
+from events.dead_letters import DeadLetterPublisher, DeadLetterPublishError
 from events.envelope import MalformedMessage, decode_message
 from events.exceptions import RejectMessage, RetryMessageLater
 from events.handlers import IncomingEvent, handler_for
@@ -126,7 +126,7 @@ class EventConsumer:
                 self.dead_letters.send(item.message, error_class=error_class, error_message=error_message)
             try:
                 self.dead_letters.flush()
-            except DeadLetterPublishFailed as exc:
+            except DeadLetterPublishError as exc:
                 self._wait_out_outage(items, stop, f"dead-letter topic unavailable: {exc}")
                 return
             for item in result.dead:
@@ -134,7 +134,9 @@ class EventConsumer:
                 EVENTS_CONSUMED.labels(item.spec.name, "dead_lettered").inc()
         if result.done:
             self.consumer.commit(
-                offsets=[TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in result.done.items()],
+                offsets=[
+                    TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in result.done.items()
+                ],
                 asynchronous=False,
             )
         for (topic, partition), (offset, resume_at) in result.retry.items():

@@ -7,6 +7,7 @@ recorded in the database so the list shows what was done, by whom and why.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,15 +30,15 @@ DLQ_HEADERS = (H_ERROR_CLASS, H_ERROR_MESSAGE, H_TOPIC, H_PARTITION, H_OFFSET, H
 MAX_ERROR_MESSAGE_BYTES = 4000
 
 
-class DeadLetterNotFound(LookupError):
+class DeadLetterNotFoundError(LookupError):
     pass
 
 
-class DeadLetterAlreadyDecided(Exception):
+class DeadLetterAlreadyDecidedError(Exception):
     pass
 
 
-class DeadLetterPublishFailed(Exception):
+class DeadLetterPublishError(Exception):
     pass
 
 
@@ -54,8 +55,8 @@ class DeadLetterPublisher:
         self._failed: list[str] = []
 
     def send(self, message: Message, *, error_class: str, error_message: str) -> None:
-        original = [(k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS]
-        headers = original + [
+        headers = [
+            *((k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS),
             (H_ERROR_CLASS, error_class.encode()),
             (H_ERROR_MESSAGE, error_message.encode("utf-8", "replace")[:MAX_ERROR_MESSAGE_BYTES]),
             (H_TOPIC, message.topic().encode()),
@@ -77,11 +78,11 @@ class DeadLetterPublisher:
             self._failed.append(str(error))
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Raises DeadLetterPublishFailed unless every message sent since the last flush arrived."""
+        """Raises DeadLetterPublishError unless every message sent since the last flush arrived."""
         remaining = self.producer.flush(timeout)
         failed, self._failed = self._failed, []
         if remaining or failed:
-            raise DeadLetterPublishFailed(f"{remaining} undelivered, errors: {failed[:3]}")
+            raise DeadLetterPublishError(f"{remaining} undelivered, errors: {failed[:3]}")
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,9 @@ def dead_letter_list(*, topics: list[str] | None = None, limit: int = 200, timeo
             # Read to the end of each partition (EOF events), not to the high watermark, which
             # some brokers report low right after a batch.
             pending = {(tp.topic, tp.partition) for tp in assignment}
-            while pending and len(letters) < limit:
-                batch = reader.consume(num_messages=min(500, limit), timeout=timeout)
-                if not batch:
-                    break
-                for message in batch:
+            deadline = time.monotonic() + timeout
+            while pending and len(letters) < limit and time.monotonic() < deadline:
+                for message in reader.consume(num_messages=500, timeout=0.2):
                     if message.error():
                         if message.error().code() == KafkaError._PARTITION_EOF:
                             pending.discard((message.topic(), message.partition()))
@@ -177,10 +176,16 @@ def dead_letter_list(*, topics: list[str] | None = None, limit: int = 200, timeo
 def dead_letter_get(*, topic: str, partition: int, offset: int, timeout: float = 10.0) -> DeadLetter:
     reader = _reader()
     try:
-        reader.assign([TopicPartition(topic, partition, offset)])
-        message = reader.poll(timeout)
+        tp = TopicPartition(topic, partition, offset)
+        low, high = reader.get_watermark_offsets(tp, timeout=timeout)
+        if offset < low:
+            raise DeadLetterNotFoundError(f"no dead letter at {topic}[{partition}]@{offset} (earliest is {low})")
+        reader.assign([tp])
+        # Some brokers (tansu) report the high watermark low right after a batch, so an offset at or
+        # past it is still looked for, briefly.
+        message = reader.poll(timeout if offset < high else min(timeout, 2.0))
         if message is None or message.error() or message.offset() != offset:
-            raise DeadLetterNotFound(f"no dead letter at {topic}[{partition}]@{offset}")
+            raise DeadLetterNotFoundError(f"no dead letter at {topic}[{partition}]@{offset}")
         return _with_decisions([DeadLetter.from_message(message)])[0]
     finally:
         reader.close()
@@ -213,7 +218,9 @@ def _decide(letter: DeadLetter, *, action: str, actor: str, reason: str) -> Dead
                 reason=reason.strip(),
             )
     except IntegrityError as exc:
-        raise DeadLetterAlreadyDecided(f"{letter.topic}[{letter.partition}]@{letter.offset} was already decided") from exc
+        raise DeadLetterAlreadyDecidedError(
+            f"{letter.topic}[{letter.partition}]@{letter.offset} was already decided"
+        ) from exc
 
 
 def dead_letter_replay(*, topic: str, partition: int, offset: int, actor: str, reason: str) -> DeadLetterDecision:
@@ -235,7 +242,7 @@ def dead_letter_replay(*, topic: str, partition: int, offset: int, actor: str, r
             on_delivery=lambda error, _message: errors.append(error) if error else None,
         )
         if producer.flush(30) or errors:
-            raise DeadLetterPublishFailed(f"replay of {topic}[{partition}]@{offset} failed: {errors or 'timeout'}")
+            raise DeadLetterPublishError(f"replay of {topic}[{partition}]@{offset} failed: {errors or 'timeout'}")
     return decision
 
 

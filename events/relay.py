@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import psycopg
 from confluent_kafka import KafkaError, Message, Producer
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone

@@ -49,7 +49,7 @@ class PaymentSimulator:
     def __init__(self, *, group: str, fail_rate: float, latency_ms: int, seed: int | None = None) -> None:
         self.fail_rate = fail_rate
         self.latency = latency_ms / 1000
-        self.rng = random.Random(seed)  # noqa: S311 - simulated outcomes, not secrets
+        self.rng = random.Random(seed)
         self.consumer = Consumer(consumer_config(group))
         self.producer = Producer(producer_config())
         self.answered = 0

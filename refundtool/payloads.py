@@ -91,6 +91,6 @@ def money_refunded_data(refund: Refund) -> dict[str, Any]:
         "amount": money(refund.amount),
         "items": _items(refund),
         "payment": _payment(refund),
-        "payment_transaction_id": refund.payment_transaction_id,
+        "payment_transaction_id": refund.payment_transaction_id or None,
         "refunded_at": rfc3339(refund.refunded_at),
     }

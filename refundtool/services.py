@@ -21,6 +21,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from events.errors import FieldError
+from events.outbox import OutgoingEvent, outbox_enqueue
 from refundtool.exceptions import (
     ActorNotAllowedError,
     IllegalTransitionError,
@@ -77,12 +78,6 @@ class Actor:
     def follow_up(self) -> Actor:
         """The system, finishing what this actor started (same causing event)."""
         return Actor.system(causing_eid=self.causing_eid)
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingEvent:
-    event_type: str
-    data: dict[str, Any]
 
 
 # --- services -----------------------------------------------------------------------------------
@@ -368,9 +363,8 @@ def _record_change(refund: Refund, *, transition: str, source: str | None, actor
 
     The refund is already saved with its new sequence. This decides the events the change causes
     (refund.update always; item_ready_to_refund on entering ready_to_refund; money_refunded the first
-    time it enters refunded), writes the audit row, and sends refund_transitioned.
-    OUTBOX HOOK: the transactional outbox writes `events` here (key refund.order_number, metadata
-    country refund.country, causation_id actor.causing_eid), so they commit with the change.
+    time it enters refunded), writes the audit row and the events to the transactional outbox, so they
+    commit with the change, and sends refund_transitioned.
     """
     target = refund.status
     events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source))]
@@ -391,6 +385,7 @@ def _record_change(refund: Refund, *, transition: str, source: str | None, actor
         reason=reason,
         event_types=[event.event_type for event in events],
     )
+    outbox_enqueue(events=events, country=refund.country, causation_id=actor.causing_eid)
     refund_transitioned.send(sender=Refund, refund=refund, transition=transition, source=source, target=target)
 
 

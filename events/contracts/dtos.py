@@ -384,7 +384,7 @@ class RefundMoneyRefundedV1:
     amount: Decimal
     items: tuple[RefundItem, ...]
     payment: Payment
-    payment_transaction_id: str
+    payment_transaction_id: str | None
     refunded_at: datetime
 
     @classmethod

@@ -12,7 +12,8 @@ from events.kafka import admin_client, client_config, producer_config
 
 
 def create_topic(name: str, partitions: int = 1) -> str:
-    admin_client().create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result()
+    admin = admin_client()  # the client must outlive its futures
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result()
     return name
 
 

@@ -4,9 +4,9 @@ from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.dead_letters import (
-    DeadLetterAlreadyDecided,
-    DeadLetterNotFound,
-    DeadLetterPublishFailed,
+    DeadLetterAlreadyDecidedError,
+    DeadLetterNotFoundError,
+    DeadLetterPublishError,
     dead_letter_discard,
     dead_letter_get,
     dead_letter_list,
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         try:
             getattr(self, "_" + str(options["action"]))(options)
-        except (DeadLetterNotFound, DeadLetterAlreadyDecided, DeadLetterPublishFailed, KafkaException) as exc:
+        except (DeadLetterNotFoundError, DeadLetterAlreadyDecidedError, DeadLetterPublishError, KafkaException) as exc:
             raise CommandError(str(exc)) from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -3,7 +3,7 @@ from datetime import datetime
 from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.offsets import OffsetResetRefused, group_offsets, offsets_reset
+from events.offsets import OffsetResetRefusedError, group_offsets, offsets_reset
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 self._show(options)
             else:
                 self._reset(options)
-        except (KafkaException, OffsetResetRefused, ValueError) as exc:
+        except (KafkaException, OffsetResetRefusedError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
 
     def _show(self, options: dict) -> None:

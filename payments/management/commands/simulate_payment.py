@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.process import stop_on_signals
+from events.specification import get_event_spec
 from events.topics import topics_ensure
 from payments.simulator import COMMAND, RESULT, PaymentSimulator
-from events.specification import get_event_spec
 
 
 class Command(BaseCommand):
@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--group", default="payment-simulator")
         parser.add_argument("--seed", type=int)
 
-    def handle(self, *args: object, fail_rate: float, latency_ms: int, group: str, seed: int | None, **o: object) -> None:
+    def handle(
+        self, *args: object, fail_rate: float, latency_ms: int, group: str, seed: int | None, **o: object
+    ) -> None:
         if not 0 <= fail_rate <= 1:
             raise CommandError("--fail-rate must be between 0 and 1")
         if latency_ms < 0:

@@ -23,6 +23,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.embedded_broker import EmbeddedBroker, port_is_free
+from events.topics import topics_ensure
 
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
@@ -61,6 +62,7 @@ class Command(BaseCommand):
                 env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
                 settings.KAFKA_BOOTSTRAP_SERVERS = self.broker.bootstrap_servers
             call_command("migrate", interactive=False, verbosity=0)
+            topics_ensure()
             self._ensure_dev_admin()
             for child in self._children(host, port, options):
                 self.children[child.name] = subprocess.Popen(child.argv, env=env, start_new_session=True)

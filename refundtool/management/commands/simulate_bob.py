@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=0, help="requests per second; 0 = as fast as possible")
         parser.add_argument("--seed", type=int, help="random seed, for a repeatable stream")
 
-    def handle(self, *args: object, refunds: int, countries: str, rate: float, seed: int | None, **opts: object) -> None:
+    def handle(
+        self, *args: object, refunds: int, countries: str, rate: float, seed: int | None, **opts: object
+    ) -> None:
         wanted = [c.strip().upper() for c in countries.split(",") if c.strip()]
         unknown = sorted(set(wanted) - {"RU", "KZ", "BY", "UA"})
         if refunds < 0 or rate < 0:
@@ -28,7 +30,7 @@ class Command(BaseCommand):
         if not wanted or unknown:
             raise CommandError(f"--countries takes RU, KZ, BY, UA; unknown: {','.join(unknown) or 'none given'}")
         stop = stop_on_signals()
-        rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+        rng = random.Random(seed)
         producer = Producer(producer_config())
         started = time.monotonic()
         sent = 0
