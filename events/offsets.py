@@ -133,8 +133,6 @@ def offsets_reset(
         TopicPartition(t, p, min(max(offset, low[(t, p)]), high[(t, p)])) for (t, p), offset in sorted(target.items())
     ]
     admin = admin_client()
-    result = admin.alter_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(group, new)], request_timeout=TIMEOUT
-    )
+    result = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, new)], request_timeout=TIMEOUT)
     result[group].result()
     return new
