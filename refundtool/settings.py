@@ -170,6 +170,20 @@ KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 6000 if DEBUG els
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
 BUSINESS_TIME_ZONE = os.environ.get("REFUNDTOOL_BUSINESS_TIME_ZONE", "Europe/Moscow")
 
+# --- Fiscal receipts (54-FZ) -------------------------------------------------------------------
+# The ATOL Online v5-style provider; the defaults point at `manage.py fiscal_emulator` on port 8081.
+FISCAL_PROVIDER_URL = os.environ.get("FISCAL_PROVIDER_URL", "http://127.0.0.1:8081/possystem/v5")
+FISCAL_LOGIN = os.environ.get("FISCAL_LOGIN", "refundtool")
+FISCAL_PASSWORD = os.environ.get("FISCAL_PASSWORD", "refundtool")
+FISCAL_GROUP_CODE = os.environ.get("FISCAL_GROUP_CODE", "refundtool-ru_1")
+FISCAL_COMPANY_INN = os.environ.get("FISCAL_COMPANY_INN", "7700000001")
+FISCAL_COMPANY_SNO = os.environ.get("FISCAL_COMPANY_SNO", "osn")
+FISCAL_COMPANY_EMAIL = os.environ.get("FISCAL_COMPANY_EMAIL", "receipts@refundtool.example")
+FISCAL_COMPANY_PAYMENT_ADDRESS = os.environ.get("FISCAL_COMPANY_PAYMENT_ADDRESS", "https://shop.refundtool.example")
+FISCAL_SLA_SECONDS = env_int("FISCAL_SLA_SECONDS", 120)
+FISCAL_HTTP_TIMEOUT_SECONDS = env_int("FISCAL_HTTP_TIMEOUT_SECONDS", 10)
+FISCAL_TOKEN_TTL_SECONDS = env_int("FISCAL_TOKEN_TTL_SECONDS", 86400)
+
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
