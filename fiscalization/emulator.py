@@ -66,12 +66,12 @@ PAYMENT_METHODS = {
     "credit",
     "credit_payment",
 }
-# Share of the price that is VAT for each vat.type, the price including VAT.
-VAT_SHARES: dict[str, Decimal] = {
+# The VAT rate of each vat.type, in percent; prices include VAT. vat1xx are the "calculated" rates.
+VAT_RATES: dict[str, Decimal] = {
     "none": Decimal(0),
     "vat0": Decimal(0),
-    **{f"vat{rate}": Decimal(rate) / (100 + rate) for rate in (5, 7, 10, 20, 22)},
-    **{f"vat1{rate:02d}": Decimal(rate) / (100 + rate) for rate in (5, 7, 10, 20, 22)},
+    **{f"vat{rate}": Decimal(rate) for rate in (5, 7, 10, 20, 22)},
+    **{f"vat1{rate:02d}": Decimal(rate) for rate in (5, 7, 10, 20, 22)},
 }
 MAX_ITEMS = 100
 MAX_PAYMENTS = 10
@@ -301,7 +301,7 @@ def _validate_items(items: Any, problems: list[str]) -> tuple[Decimal | None, di
         if not isinstance(item.get("payment_object"), int) or not 1 <= item["payment_object"] <= 33:
             problems.append(f"{path}.payment_object: an integer from 1 to 33 is required")
         vat_type = _object(item.get("vat"), f"{path}.vat", problems).get("type")
-        if vat_type not in VAT_SHARES:
+        if vat_type not in VAT_RATES:
             problems.append(f"{path}.vat.type: unknown VAT type {vat_type!r}")
         if price is None or quantity is None or line_sum is None or total is None:
             total = None
@@ -310,7 +310,7 @@ def _validate_items(items: Any, problems: list[str]) -> tuple[Decimal | None, di
         if line_sum != expected:
             problems.append(f"{path}.sum: {line_sum} is not price x quantity, {expected}")
         total += line_sum
-        if vat_type in VAT_SHARES:
+        if vat_type in VAT_RATES:
             by_vat[vat_type] = by_vat.get(vat_type, Decimal(0)) + line_sum
     return total, by_vat
 
@@ -343,7 +343,8 @@ def _validate_vats(vats: Any, by_vat: dict[str, Decimal], problems: list[str]) -
         elif amount is not None:
             declared[vat_type] = amount
     for vat_type, base in by_vat.items():
-        expected = (base * VAT_SHARES[vat_type]).quantize(KOPECK, ROUND_HALF_UP)
+        rate = VAT_RATES[vat_type]
+        expected = (base * rate / (100 + rate)).quantize(KOPECK, ROUND_HALF_UP)
         if vat_type in declared and declared[vat_type] != expected:
             problems.append(f"receipt.vats: {vat_type} is {declared[vat_type]}, the items give {expected}")
         elif vat_type not in declared and expected:
