@@ -77,14 +77,14 @@ class Report:
         return self.status == "fail" and self.error_type == "timeout"
 
 
-def _json_default(value: object) -> float:
+def money_as_json_number(value: object) -> float:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, default=_json_default, ensure_ascii=False).encode()
+    return json.dumps(body, default=money_as_json_number, ensure_ascii=False).encode()
 
 
 class AtolClient:

@@ -43,6 +43,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
 DEVELOPMENT_SECRET_KEY = "refundtool-development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -155,6 +163,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 
 # --- Kafka ----------------------------------------------------------------------------------
 EMBEDDED_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
@@ -183,6 +192,16 @@ FISCAL_COMPANY_PAYMENT_ADDRESS = os.environ.get("FISCAL_COMPANY_PAYMENT_ADDRESS"
 FISCAL_SLA_SECONDS = env_int("FISCAL_SLA_SECONDS", 120)
 FISCAL_HTTP_TIMEOUT_SECONDS = env_int("FISCAL_HTTP_TIMEOUT_SECONDS", 10)
 FISCAL_TOKEN_TTL_SECONDS = env_int("FISCAL_TOKEN_TTL_SECONDS", 86400)
+FISCAL_POLL_INTERVAL_SECONDS = env_float("FISCAL_POLL_INTERVAL_SECONDS", 1.0)
+FISCAL_RETRY_BACKOFF_MAX_SECONDS = env_int("FISCAL_RETRY_BACKOFF_MAX_SECONDS", 30)
+FISCAL_LOST_TASK_SECONDS = env_int("FISCAL_LOST_TASK_SECONDS", 30)
+FISCAL_SWEEP_INTERVAL_SECONDS = env_float("FISCAL_SWEEP_INTERVAL_SECONDS", 30.0)
+FISCAL_DELIVERY_VAT_RATE = os.environ.get("FISCAL_DELIVERY_VAT_RATE", "22")
+CELERY_TASK_ROUTES["fiscalization.*"] = {"queue": "fiscal"}
+CELERY_BEAT_SCHEDULE["fiscal-sweep"] = {
+    "task": "fiscalization.sweep_receipts",
+    "schedule": FISCAL_SWEEP_INTERVAL_SECONDS,
+}
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
