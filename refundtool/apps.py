@@ -1,6 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+from events.rules import register_business_rule
+from refundtool.countries import COUNTRIES
+from refundtool.validation import EVENT_TYPE, refund_request_rule_errors
 
 
 class RefundToolConfig(AppConfig):
     name = "refundtool"
     verbose_name = "Refunds"
+
+    def ready(self) -> None:
+        # The gateway and the consumers run it for every bob.refund_requested, after the schema.
+        register_business_rule(EVENT_TYPE, refund_request_rule_errors)
+        checks.register(check_served_countries)
+
+
+def check_served_countries(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every country in REFUNDTOOL_COUNTRIES must be in the country table."""
+    unknown = [code for code in settings.REFUNDTOOL_COUNTRIES if code not in COUNTRIES]
+    if not unknown:
+        return []
+    return [
+        checks.Error(
+            f"REFUNDTOOL_COUNTRIES names {', '.join(unknown)}, which refundtool.countries does not know",
+            hint=f"Known countries: {', '.join(COUNTRIES)}. Add the country to COUNTRIES before serving it.",
+            id="refundtool.E001",
+        )
+    ]

@@ -1,0 +1,382 @@
+"""The refund, its items and its append-only audit trail.
+
+The status is a protected django-fsm-2 field: it changes only through the transition methods below,
+and only ``refundtool.services`` calls them (under a row lock, with the audit row, the sequence bump
+and the outgoing events in the same transaction). Each transition's ``custom`` says which actors may
+trigger it and what triggers it; docs/refund-transitions.md is generated from them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from refundtool.countries import fiscal_receipt_required
+from refundtool.states import ActorKind, FiscalStatus, PaymentMethod, RefundStatus, VatRate
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    succeeded: bool
+    amount: Decimal
+    currency: str
+    processed_at: datetime
+    transaction_id: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptResult:
+    succeeded: bool
+    fn_number: str = ""
+    fiscal_document_number: str = ""
+    fiscal_document_attribute: str = ""
+    receipt_datetime: datetime | None = None
+    ofd_receipt_url: str = ""
+
+
+def money_has_not_left(refund: Refund) -> bool:
+    """no successful payment is recorded"""
+    return refund.refunded_at is None
+
+
+def money_has_left(refund: Refund) -> bool:
+    """a successful payment is recorded"""
+    return refund.refunded_at is not None
+
+
+def receipt_not_registered(refund: Refund) -> bool:
+    """the fiscal receipt is not done"""
+    return refund.fiscal_status != FiscalStatus.DONE
+
+
+def no_receipt_due(refund: Refund) -> bool:
+    """the country has no fiscal duty"""
+    return refund.fiscal_status == FiscalStatus.NOT_REQUIRED
+
+
+def _transition(
+    *,
+    source: RefundStatus | Sequence[RefundStatus],
+    target: RefundStatus,
+    actors: Iterable[ActorKind],
+    trigger: str,
+    conditions: list[Callable[[Refund], bool]] | None = None,
+) -> Callable[[Any], Any]:
+    return transition(
+        field="status",
+        source=source,
+        target=target,
+        conditions=conditions,
+        custom={"actors": tuple(actors), "trigger": trigger},
+    )
+
+
+S = RefundStatus
+ANYONE = (ActorKind.EVENT, ActorKind.USER, ActorKind.SYSTEM)
+
+
+class Refund(ConcurrentTransitionMixin, models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    refund_request_id = models.UUIDField(unique=True)
+    # sha256 of the normalised request: a repeated refund_request_id is a duplicate only when it matches.
+    request_fingerprint = models.CharField(max_length=64)
+    order_number = models.CharField(max_length=64, db_index=True)
+    country = models.CharField(max_length=2)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**MONEY)
+    delivery_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    payment_id = models.CharField(max_length=64)
+    payment_method = models.CharField(max_length=32, choices=PaymentMethod.choices)
+    customer_email = models.EmailField(blank=True)
+    customer_phone = models.CharField(max_length=32, blank=True)
+    requested_at = models.DateTimeField()
+
+    status = FSMField(max_length=32, choices=RefundStatus.choices, default=RefundStatus.REQUESTED, protected=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    # The reason given with the latest change: a payment failure, why it needs attention, a cancel or resolve reason.
+    reason = models.TextField(blank=True)
+    # 1 for the first snapshot, +1 for every change; equals the number of the refund's audit rows.
+    sequence = models.PositiveIntegerField(default=1)
+
+    payment_transaction_id = models.CharField(max_length=128, blank=True)
+    payment_result_at = models.DateTimeField(null=True, blank=True)  # processed_at of the last applied result
+    refunded_at = models.DateTimeField(null=True, blank=True)  # when Payment says the money left
+
+    # Denormalised from fiscalization (which refundtool cannot import) because refund.update carries it.
+    fiscal_status = models.CharField(max_length=16, choices=FiscalStatus.choices, default=FiscalStatus.NOT_REQUIRED)
+    fn_number = models.CharField(max_length=32, blank=True)
+    fiscal_document_number = models.CharField(max_length=32, blank=True)
+    fiscal_document_attribute = models.CharField(max_length=32, blank=True)
+    receipt_datetime = models.DateTimeField(null=True, blank=True)
+    ofd_receipt_url = models.URLField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(delivery_amount__gte=0), name="refund_delivery_amount_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_known"),
+            models.CheckConstraint(
+                condition=Q(fiscal_status__in=FiscalStatus.values), name="refund_fiscal_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_method__in=PaymentMethod.values), name="refund_payment_method_known"
+            ),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="refund_sequence_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"], name="refund_status_since_idx"),
+            models.Index(fields=["refunded_at"], name="refund_refunded_at_idx"),
+            models.Index(fields=["customer_email"], name="refund_customer_email_idx"),
+            models.Index(fields=["customer_phone"], name="refund_customer_phone_idx"),
+            models.Index(fields=["payment_transaction_id"], name="refund_payment_tx_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.id} of order {self.order_number} ({self.status})"
+
+    # --- transitions -------------------------------------------------------------------------------
+
+    @_transition(
+        source=S.REQUESTED,
+        target=S.READY_TO_REFUND,
+        actors=[ActorKind.SYSTEM],
+        trigger="refund_request, in the transaction that creates the refund",
+    )
+    def send_to_payment(self) -> None:
+        """Entering ready_to_refund writes the item_ready_to_refund command for Payment."""
+
+    @_transition(
+        source=[S.READY_TO_REFUND, S.PAYMENT_FAILED],
+        target=S.REFUNDED,
+        actors=[ActorKind.EVENT],
+        trigger="refund_apply_payment_result: succeeded, with the requested amount and currency",
+    )
+    def confirm_payment(self, *, payment: PaymentResult) -> None:
+        self._record_payment(payment)
+        self._await_receipt()
+
+    @_transition(
+        source=S.READY_TO_REFUND,
+        target=S.PAYMENT_FAILED,
+        actors=[ActorKind.EVENT],
+        trigger="refund_apply_payment_result: failed",
+    )
+    def fail_payment(self, *, payment: PaymentResult) -> None:
+        self._record_payment(payment)
+
+    @_transition(
+        source=S.REFUNDED,
+        target=S.COMPLETED,
+        actors=[ActorKind.SYSTEM],
+        trigger="right after entering refunded, in the same transaction",
+        conditions=[no_receipt_due],
+    )
+    def complete_without_receipt(self) -> None:
+        pass
+
+    @_transition(
+        source=[S.REFUNDED, S.FISCAL_FAILED],
+        target=S.COMPLETED,
+        actors=[ActorKind.SYSTEM],
+        trigger="refund_apply_fiscal_result: succeeded (fiscalization)",
+    )
+    def register_receipt(self, *, receipt: ReceiptResult) -> None:
+        self._record_receipt(receipt)
+
+    @_transition(
+        source=S.REFUNDED,
+        target=S.FISCAL_FAILED,
+        actors=[ActorKind.SYSTEM],
+        trigger="refund_apply_fiscal_result: failed for good (fiscalization)",
+    )
+    def fail_receipt(self, *, receipt: ReceiptResult) -> None:
+        self._record_receipt(receipt)
+
+    @_transition(
+        source=S.PAYMENT_FAILED,
+        target=S.READY_TO_REFUND,
+        actors=[ActorKind.USER],
+        trigger="refund_retry_payment (support)",
+    )
+    def retry_payment(self) -> None:
+        pass
+
+    @_transition(
+        source=S.FISCAL_FAILED,
+        target=S.REFUNDED,
+        actors=[ActorKind.USER],
+        trigger="refund_retry_fiscal (support); fiscalization reacts to refund_transitioned",
+    )
+    def retry_receipt(self) -> None:
+        self.fiscal_status = FiscalStatus.PENDING
+
+    @_transition(
+        source=S.PAYMENT_FAILED,
+        target=S.CANCELLED,
+        actors=[ActorKind.EVENT, ActorKind.USER],
+        trigger="refund_cancel (BOB or support) while no payment is in flight",
+        conditions=[money_has_not_left],
+    )
+    def cancel(self) -> None:
+        pass
+
+    @_transition(
+        source=[S.READY_TO_REFUND, S.REFUNDED, S.COMPLETED, S.PAYMENT_FAILED, S.FISCAL_FAILED, S.CANCELLED],
+        target=S.NEEDS_ATTENTION,
+        actors=ANYONE,
+        trigger="refund_cancel after money may have left; refund_apply_payment_result that does not fit",
+    )
+    def require_attention(self, *, payment: PaymentResult | None = None) -> None:
+        if payment is not None:
+            self._record_payment(payment)
+
+    @_transition(
+        source=[S.READY_TO_REFUND, S.REFUNDED, S.PAYMENT_FAILED, S.FISCAL_FAILED],
+        target=S.NEEDS_ATTENTION,
+        actors=[ActorKind.USER],
+        trigger="refund_flag_needs_attention (support), from a state that is not terminal",
+    )
+    def flag_needs_attention(self) -> None:
+        pass
+
+    @_transition(
+        source=S.NEEDS_ATTENTION,
+        target=S.NEEDS_ATTENTION,
+        actors=ANYONE,
+        trigger="a payment result, fiscal result or cancel arriving while the refund waits for support",
+    )
+    def note_attention(self, *, payment: PaymentResult | None = None, receipt: ReceiptResult | None = None) -> None:
+        if payment is not None:
+            self._record_payment(payment)
+        if receipt is not None:
+            self._record_receipt(receipt)
+
+    @_transition(
+        source=[S.NEEDS_ATTENTION, S.PAYMENT_FAILED, S.FISCAL_FAILED],
+        target=S.COMPLETED,
+        actors=[ActorKind.USER],
+        trigger="refund_resolve(target=completed) (support)",
+    )
+    def resolve_as_completed(self) -> None:
+        pass
+
+    @_transition(
+        source=[S.NEEDS_ATTENTION, S.PAYMENT_FAILED],
+        target=S.CANCELLED,
+        actors=[ActorKind.USER],
+        trigger="refund_resolve(target=cancelled) (support)",
+        conditions=[money_has_not_left],
+    )
+    def resolve_as_cancelled(self) -> None:
+        pass
+
+    @_transition(
+        source=S.NEEDS_ATTENTION,
+        target=S.REFUNDED,
+        actors=[ActorKind.USER],
+        trigger="refund_resolve(target=refunded) (support): the money left, let the normal flow finish",
+        conditions=[money_has_left, receipt_not_registered],
+    )
+    def resolve_as_refunded(self) -> None:
+        self._await_receipt()
+
+    # --- facts recorded by transitions -------------------------------------------------------------
+
+    def _record_payment(self, payment: PaymentResult) -> None:
+        self.payment_result_at = payment.processed_at
+        # The first success is the refund's money movement; a later one is only named in the reason.
+        if payment.succeeded and self.refunded_at is None:
+            self.refunded_at = payment.processed_at
+            self.payment_transaction_id = payment.transaction_id
+
+    def _record_receipt(self, receipt: ReceiptResult) -> None:
+        if not receipt.succeeded:
+            self.fiscal_status = FiscalStatus.FAILED
+            return
+        self.fiscal_status = FiscalStatus.DONE
+        self.fn_number = receipt.fn_number
+        self.fiscal_document_number = receipt.fiscal_document_number
+        self.fiscal_document_attribute = receipt.fiscal_document_attribute
+        self.receipt_datetime = receipt.receipt_datetime
+        self.ofd_receipt_url = receipt.ofd_receipt_url
+
+    def _await_receipt(self) -> None:
+        due = fiscal_receipt_required(self.country)
+        self.fiscal_status = FiscalStatus.PENDING if due else FiscalStatus.NOT_REQUIRED
+
+
+class RefundItem(models.Model):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField(max_length=64)
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY)
+    vat_rate = models.CharField(max_length=4, choices=VatRate.choices)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "item_id"], name="refund_item_unique_item_id"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_item_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gt=0), name="refund_item_unit_price_positive"),
+            models.CheckConstraint(condition=Q(vat_rate__in=VatRate.values), name="refund_item_vat_rate_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class RefundTransition(models.Model):
+    """One row per change of a refund, never updated or deleted: the refund's history."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="transitions")
+    sequence = models.PositiveIntegerField()  # the refund's sequence after this change
+    transition = models.CharField(max_length=64)
+    source = models.CharField(max_length=32, choices=RefundStatus.choices, blank=True)  # "" when created
+    target = models.CharField(max_length=32, choices=RefundStatus.choices)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor_id = models.CharField(max_length=150)  # producer of the event, username, or system component
+    causing_eid = models.UUIDField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    event_types = models.JSONField(default=list)  # the events this change announced
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["refund", "sequence"]
+        constraints = [
+            # Two changes can never both claim to follow the same snapshot.
+            models.UniqueConstraint(fields=["refund", "sequence"], name="refund_transition_unique_sequence"),
+            models.CheckConstraint(
+                condition=Q(source__in=[*RefundStatus.values, ""]), name="refund_transition_source_known"
+            ),
+            models.CheckConstraint(condition=Q(target__in=RefundStatus.values), name="refund_transition_target_known"),
+            models.CheckConstraint(condition=Q(actor_kind__in=ActorKind.values), name="refund_transition_actor_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source or '-'} -> {self.target} ({self.transition})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise IntegrityError("refund transitions are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise IntegrityError("refund transitions are append-only")

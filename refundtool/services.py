@@ -1,0 +1,453 @@
+"""Every write to a refund.
+
+Each service is one transaction: it locks the refund (``select_for_update``), applies one or more
+django-fsm-2 transitions, and for each change saves the refund with ``sequence`` + 1 and calls
+``_record_change``, which writes the audit row, the outgoing events and the ``refund_transitioned``
+signal. A refused change raises a ``refundtool.exceptions`` error and writes nothing; a repeated
+input that is already applied is a no-op and also writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
+from django.utils import timezone
+
+from events.errors import FieldError
+from refundtool.exceptions import (
+    ActorNotAllowedError,
+    IllegalTransitionError,
+    RefundNotFoundError,
+    RequestConflictError,
+    ValidationError,
+)
+from refundtool.models import PaymentResult, ReceiptResult, Refund, RefundItem, RefundTransition
+from refundtool.payloads import item_ready_to_refund_data, money_refunded_data, refund_update_data
+from refundtool.signals import refund_transitioned
+from refundtool.states import (
+    EVENTS_ON_ENTERING,
+    ITEM_READY_TO_REFUND,
+    MONEY_REFUNDED,
+    REFUND_UPDATE,
+    ActorKind,
+    FiscalStatus,
+    RefundStatus,
+)
+from refundtool.validation import RefundRequest, parse_refund_request
+
+S = RefundStatus
+
+CREATION = "request"
+CREATION_ACTORS = (ActorKind.EVENT, ActorKind.USER)
+SYSTEM_ACTOR_ID = "refundtool"
+RESOLUTIONS = {
+    S.COMPLETED: "resolve_as_completed",
+    S.CANCELLED: "resolve_as_cancelled",
+    S.REFUNDED: "resolve_as_refunded",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who or what causes a change: written to the audit row (and, as causation_id, to the events it causes)."""
+
+    kind: ActorKind
+    id: str  # the event's producer, the user's username, or the system component
+    causing_eid: UUID | None = None
+
+    @classmethod
+    def event(cls, *, eid: UUID, producer: str) -> Actor:
+        return cls(ActorKind.EVENT, producer, eid)
+
+    @classmethod
+    def user(cls, username: str) -> Actor:
+        return cls(ActorKind.USER, username)
+
+    @classmethod
+    def system(cls, component: str = SYSTEM_ACTOR_ID, *, causing_eid: UUID | None = None) -> Actor:
+        return cls(ActorKind.SYSTEM, component, causing_eid)
+
+    def follow_up(self) -> Actor:
+        """The system, finishing what this actor started (same causing event)."""
+        return Actor.system(causing_eid=self.causing_eid)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    event_type: str
+    data: dict[str, Any]
+
+
+# --- services -----------------------------------------------------------------------------------
+
+
+def refund_request(*, data: Mapping[str, Any], actor: Actor) -> Refund:
+    """Create a refund from the `data` of bob.refund_requested and hand it to Payment, in one transaction.
+
+    Two changes, two audit rows: `request` (sequence 1, status requested) and `send_to_payment`
+    (sequence 2, ready_to_refund, with the item_ready_to_refund command). Invalid data raises
+    ValidationError with every broken rule. A refund_request_id seen before returns the existing
+    refund unchanged when the content is the same, and raises RequestConflictError when it differs; two
+    identical requests at once meet at the unique constraint and end the same way.
+    """
+    if actor.kind not in CREATION_ACTORS:
+        raise ActorNotAllowedError(
+            f"{CREATION} may be triggered by {', '.join(CREATION_ACTORS)}, not {actor.kind}",
+            refund_id=None,
+            status=None,
+            transition=CREATION,
+        )
+    request = parse_refund_request(data)
+    fingerprint = request.fingerprint()
+    existing = Refund.objects.filter(refund_request_id=request.refund_request_id).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                return _create_refund(request, fingerprint=fingerprint, actor=actor)
+        except IntegrityError:
+            # A concurrent request with this refund_request_id committed first: judge ours against it.
+            existing = Refund.objects.filter(refund_request_id=request.refund_request_id).first()
+            if existing is None:
+                raise
+    if existing.request_fingerprint != fingerprint:
+        raise RequestConflictError(refund_request_id=request.refund_request_id, refund_id=existing.id)
+    return existing
+
+
+def refund_cancel(*, refund_id: UUID, reason: str, actor: Actor) -> Refund:
+    """Cancel a refund (BOB's bob.refund_cancelled, or support), unless money may already have left.
+
+    - payment_failed: cancelled (no payment is in flight and none succeeded).
+    - ready_to_refund, refunded, fiscal_failed, completed: needs_attention, not cancelled. The
+      item_ready_to_refund command is written in the transaction that enters ready_to_refund, so from
+      then on Payment may move the money at any moment; only its result can tell.
+    - needs_attention: the request is noted on the refund for support.
+    - cancelled, or this cancel request (same reason) already recorded: no-op.
+    Every row it writes has the reason "Cancel requested: <reason>".
+    """
+    note = f"Cancel requested: {_required(reason)}"
+    with transaction.atomic():
+        refund = _locked(refund_id)
+        if refund.status == S.CANCELLED or refund.transitions.filter(reason=note).exists():
+            return refund
+        if refund.status == S.PAYMENT_FAILED:
+            name = "cancel"
+        elif refund.status == S.NEEDS_ATTENTION:
+            name = "note_attention"
+        else:
+            name = "require_attention"
+        _apply(refund, name, actor=actor, reason=note)
+    return refund
+
+
+def refund_apply_payment_result(
+    *,
+    refund_id: UUID,
+    succeeded: bool,
+    amount: Decimal,
+    currency: str,
+    processed_at: datetime,
+    payment_transaction_id: str = "",
+    failure_reason: str = "",
+    actor: Actor,
+) -> Refund:
+    """Apply Payment's payment.refund_processed. Idempotent: a result already applied changes nothing.
+
+    A result "fits" when its amount and currency are the refund's (and a success names its
+    payment_transaction_id). The first success is the refund's money movement (refunded_at,
+    payment_transaction_id); money never "un-leaves".
+    - succeeded, fits, ready_to_refund or payment_failed (a late success): refunded; where the
+      country has no fiscal duty, straight on to completed.
+    - succeeded with the recorded payment_transaction_id: a repeat, no-op.
+    - succeeded after another success: needs_attention (possible double refund).
+    - succeeded but does not fit, or for a cancelled refund: needs_attention, money recorded as left.
+    - failed, fits, ready_to_refund: payment_failed. Not fitting: needs_attention.
+    - failed, not newer than the last applied result (a repeat of the failure before a retry): no-op.
+    - failed anywhere else (payment_failed, after a success, cancelled): no-op; no money moved.
+    - any result while needs_attention: noted on the refund for support (unless a repeat).
+    """
+    payment = PaymentResult(
+        succeeded=succeeded,
+        amount=amount,
+        currency=currency,
+        processed_at=processed_at,
+        transaction_id=payment_transaction_id,
+        failure_reason=failure_reason,
+    )
+    with transaction.atomic():
+        refund = _locked(refund_id)
+        change = _payment_change(refund, payment)
+        if change is not None:
+            name, reason = change
+            _apply(refund, name, actor=actor, reason=reason, payment=payment)
+            _complete_if_no_receipt_due(refund, actor=actor)
+    return refund
+
+
+def refund_apply_fiscal_result(
+    *,
+    refund_id: UUID,
+    succeeded: bool,
+    fn_number: str = "",
+    fiscal_document_number: str = "",
+    fiscal_document_attribute: str = "",
+    receipt_datetime: datetime | None = None,
+    ofd_receipt_url: str = "",
+    reason: str = "",
+    actor: Actor,
+) -> Refund:
+    """Apply the outcome of the refund's fiscal receipt (fiscalization calls it; `succeeded=False` means final).
+
+    - refunded: done -> completed (fiscal_status done, attributes stored); failed -> fiscal_failed.
+    - fiscal_failed: done -> completed (a late success); failed again: no-op.
+    - needs_attention: the outcome is stored and noted for support.
+    - the same outcome already recorded (done with the same fn_number and fiscal_document_number,
+      or failed): no-op. A result when no receipt is awaited (fiscal_status not_required, or done
+      with other attributes): IllegalTransitionError.
+    """
+    receipt = ReceiptResult(
+        succeeded=succeeded,
+        fn_number=fn_number,
+        fiscal_document_number=fiscal_document_number,
+        fiscal_document_attribute=fiscal_document_attribute,
+        receipt_datetime=receipt_datetime,
+        ofd_receipt_url=ofd_receipt_url,
+    )
+    with transaction.atomic():
+        refund = _locked(refund_id)
+        if _receipt_already_recorded(refund, receipt):
+            return refund
+        name = "register_receipt" if succeeded else "fail_receipt"
+        if refund.fiscal_status not in (FiscalStatus.PENDING, FiscalStatus.FAILED):
+            raise IllegalTransitionError(
+                f"refund {refund.id} awaits no fiscal receipt (fiscal status {refund.fiscal_status})",
+                refund_id=refund.id,
+                status=refund.status,
+                transition=name,
+            )
+        if refund.status == S.NEEDS_ATTENTION:
+            name = "note_attention"
+        _apply(refund, name, actor=actor, reason=reason or _receipt_default_reason(receipt), receipt=receipt)
+    return refund
+
+
+def refund_retry_payment(*, refund_id: UUID, reason: str, actor: Actor) -> Refund:
+    """Support: payment_failed -> ready_to_refund, writing item_ready_to_refund again."""
+    return _single_change(refund_id, "retry_payment", reason=_required(reason), actor=actor)
+
+
+def refund_retry_fiscal(*, refund_id: UUID, reason: str, actor: Actor) -> Refund:
+    """Support: fiscal_failed -> refunded with fiscal_status pending; fiscalization reacts to the signal."""
+    return _single_change(refund_id, "retry_receipt", reason=_required(reason), actor=actor)
+
+
+def refund_flag_needs_attention(*, refund_id: UUID, reason: str, actor: Actor) -> Refund:
+    """Support: park a refund that is not terminal in needs_attention, saying why."""
+    return _single_change(refund_id, "flag_needs_attention", reason=_required(reason), actor=actor)
+
+
+def refund_resolve(*, refund_id: UUID, target: str, reason: str, actor: Actor) -> Refund:
+    """Support: end needs_attention, payment_failed or fiscal_failed in a legitimate state.
+
+    - completed: from any of the three (e.g. refunded or receipted outside the tool).
+    - cancelled: from needs_attention or payment_failed, only if no payment success is recorded.
+    - refunded: from needs_attention, only if a payment success is recorded and the receipt is not
+      done; the normal flow goes on (receipt, or completed where none is due).
+    """
+    reason = _required(reason)
+    if target not in RESOLUTIONS:
+        raise ValidationError([FieldError("/target", f"{target!r} is not one of {', '.join(RESOLUTIONS)}")])
+    with transaction.atomic():
+        refund = _locked(refund_id)
+        _apply(refund, RESOLUTIONS[RefundStatus(target)], actor=actor, reason=reason)
+        _complete_if_no_receipt_due(refund, actor=actor)
+    return refund
+
+
+# --- the machinery ------------------------------------------------------------------------------
+
+
+def _create_refund(request: RefundRequest, *, fingerprint: str, actor: Actor) -> Refund:
+    refund = Refund.objects.create(
+        refund_request_id=request.refund_request_id,
+        request_fingerprint=fingerprint,
+        order_number=request.order_number,
+        country=request.country,
+        currency=request.currency,
+        amount=request.amount,
+        delivery_amount=request.delivery_amount,
+        payment_id=request.payment_id,
+        payment_method=request.payment_method,
+        customer_email=request.customer_email,
+        customer_phone=request.customer_phone,
+        requested_at=request.requested_at,
+    )
+    RefundItem.objects.bulk_create(
+        RefundItem(
+            refund=refund,
+            item_id=item.item_id,
+            sku=item.sku,
+            name=item.name,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            vat_rate=item.vat_rate,
+            reason=item.reason,
+        )
+        for item in request.items
+    )
+    prefetch_related_objects([refund], "items")
+    _record_change(refund, transition=CREATION, source=None, actor=actor, reason="")
+    _apply(refund, "send_to_payment", actor=actor.follow_up())
+    return refund
+
+
+def _single_change(refund_id: UUID, name: str, *, reason: str, actor: Actor) -> Refund:
+    with transaction.atomic():
+        refund = _locked(refund_id)
+        _apply(refund, name, actor=actor, reason=reason)
+    return refund
+
+
+def _locked(refund_id: UUID) -> Refund:
+    try:
+        return Refund.objects.select_for_update().prefetch_related("items").get(pk=refund_id)
+    except Refund.DoesNotExist:
+        raise RefundNotFoundError(f"refund {refund_id} does not exist") from None
+
+
+def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts: Any) -> None:
+    """Run the fsm transition `name` (refusing it with a clear error), then save and record the change."""
+    method = getattr(refund, name)
+    source = refund.status
+    declared = method._django_fsm.get_transition(source)
+    if declared is None:
+        raise IllegalTransitionError(
+            f"refund {refund.id} is {source}: {name} is not allowed from there",
+            refund_id=refund.id,
+            status=source,
+            transition=name,
+        )
+    if actor.kind not in declared.custom["actors"]:
+        raise ActorNotAllowedError(
+            f"{name} may be triggered by {', '.join(declared.custom['actors'])}, not {actor.kind}",
+            refund_id=refund.id,
+            status=source,
+            transition=name,
+        )
+    unmet = [condition.__doc__ for condition in declared.conditions if not condition(refund)]
+    if unmet:
+        raise IllegalTransitionError(
+            f"refund {refund.id} ({source}) cannot {name}: it needs {' and '.join(unmet)}",
+            refund_id=refund.id,
+            status=source,
+            transition=name,
+        )
+    method(**facts)
+    refund.sequence += 1
+    refund.reason = reason
+    if refund.status != source:
+        refund.status_changed_at = timezone.now()
+    refund.save()
+    _record_change(refund, transition=name, source=source, actor=actor, reason=reason)
+
+
+def _record_change(refund: Refund, *, transition: str, source: str | None, actor: Actor, reason: str) -> None:
+    """The one place every change of a refund is recorded, inside the service's transaction.
+
+    The refund is already saved with its new sequence. This decides the events the change causes
+    (refund.update always; item_ready_to_refund on entering ready_to_refund; money_refunded the first
+    time it enters refunded), writes the audit row, and sends refund_transitioned.
+    OUTBOX HOOK: the transactional outbox writes `events` here (key refund.order_number, metadata
+    country refund.country, causation_id actor.causing_eid), so they commit with the change.
+    """
+    target = refund.status
+    events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source))]
+    entered = EVENTS_ON_ENTERING.get(RefundStatus(target)) if target != source else None
+    if entered == ITEM_READY_TO_REFUND:
+        events.append(OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund)))
+    elif entered == MONEY_REFUNDED and not refund.transitions.filter(target=S.REFUNDED).exists():
+        events.append(OutgoingEvent(MONEY_REFUNDED, money_refunded_data(refund)))
+    RefundTransition.objects.create(
+        refund=refund,
+        sequence=refund.sequence,
+        transition=transition,
+        source=source or "",
+        target=target,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        causing_eid=actor.causing_eid,
+        reason=reason,
+        event_types=[event.event_type for event in events],
+    )
+    refund_transitioned.send(sender=Refund, refund=refund, transition=transition, source=source, target=target)
+
+
+def _complete_if_no_receipt_due(refund: Refund, *, actor: Actor) -> None:
+    """Countries without a fiscal duty go from refunded straight on to completed."""
+    if refund.status == S.REFUNDED and refund.fiscal_status == FiscalStatus.NOT_REQUIRED:
+        _apply(refund, "complete_without_receipt", actor=actor.follow_up())
+
+
+def _payment_change(refund: Refund, payment: PaymentResult) -> tuple[str, str] | None:
+    """The transition and reason a payment result causes, or None when it changes nothing."""
+    status, money_left = refund.status, refund.refunded_at is not None
+    attention = "note_attention" if status == S.NEEDS_ATTENTION else "require_attention"
+    problem = _payment_problem(refund, payment)
+    if payment.succeeded:
+        if money_left:
+            if payment.transaction_id == refund.payment_transaction_id:
+                return None
+            return attention, (
+                f"Payment reported a second refund ({payment.transaction_id or 'no transaction id'}) after "
+                f"{refund.payment_transaction_id or 'one without a transaction id'}: possible double refund"
+            )
+        if status in (S.READY_TO_REFUND, S.PAYMENT_FAILED) and problem is None:
+            return "confirm_payment", ""
+        if status == S.CANCELLED:
+            problem = f"Payment refunded money ({payment.transaction_id}) for a cancelled refund"
+        return attention, problem or f"Payment refunded the money ({payment.transaction_id})"
+    repeat = refund.payment_result_at is not None and payment.processed_at <= refund.payment_result_at
+    if repeat or money_left or status not in (S.READY_TO_REFUND, S.NEEDS_ATTENTION):
+        return None
+    if status == S.READY_TO_REFUND and problem is None:
+        return "fail_payment", payment.failure_reason or "Payment failed without a reason"
+    return attention, problem or f"Payment failed: {payment.failure_reason or 'no reason given'}"
+
+
+def _payment_problem(refund: Refund, payment: PaymentResult) -> str | None:
+    if payment.amount != refund.amount or payment.currency != refund.currency:
+        return (
+            f"Payment reported {payment.amount:.2f} {payment.currency} for a refund of "
+            f"{refund.amount:.2f} {refund.currency}"
+        )
+    if payment.succeeded and not payment.transaction_id:
+        return "Payment reported a success without a payment_transaction_id"
+    return None
+
+
+def _receipt_already_recorded(refund: Refund, receipt: ReceiptResult) -> bool:
+    if not receipt.succeeded:
+        return refund.fiscal_status == FiscalStatus.FAILED
+    return (
+        refund.fiscal_status == FiscalStatus.DONE
+        and refund.fn_number == receipt.fn_number
+        and refund.fiscal_document_number == receipt.fiscal_document_number
+    )
+
+
+def _receipt_default_reason(receipt: ReceiptResult) -> str:
+    return "" if receipt.succeeded else "Fiscal receipt failed without a reason"
+
+
+def _required(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError([FieldError("/reason", "is required: say why")])
+    return reason
