@@ -44,13 +44,14 @@ from fiscalization.builder import (
 from fiscalization.models import LIVE_STATUSES, Receipt, ReceiptStatus
 from fiscalization.provider import AtolClient, ProviderError, ProviderRejected, ProviderUnavailable, Report
 from fiscalization.selectors import latest_receipts_by_part, receipt_source_of
-from refundtool.models import ReceiptResult, Refund
-from refundtool.services import refund_apply_fiscal_result
+from refundtool.models import Refund
+from refundtool.services import Actor, refund_apply_fiscal_result
 from refundtool.states import FiscalStatus
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+ACTOR = Actor.system("fiscalization")
 
 
 def _attempt_lease() -> timedelta:
@@ -298,23 +299,23 @@ def _settle(refund: Refund) -> None:
     latest = latest_receipts_by_part(refund)
     failed = [receipt for receipt in latest.values() if receipt.status == ReceiptStatus.FAIL]
     if failed:
-        reason = "; ".join(f"receipt {r.external_id}: {r.last_error}" for r in failed)
-        refund_apply_fiscal_result(refund=refund, result=ReceiptResult(succeeded=False), reason=reason)
+        reason = "; ".join(f"receipt {receipt.external_id}: {receipt.last_error}" for receipt in failed)
+        refund_apply_fiscal_result(refund_id=refund.id, succeeded=False, reason=reason, actor=ACTOR)
         return
     if not latest or any(receipt.is_live for receipt in latest.values()):
         return
+    # refund.update carries one set of fiscal attributes: those of the first receipt of a split refund.
     first = latest[min(latest)]
     refund_apply_fiscal_result(
-        refund=refund,
-        result=ReceiptResult(
-            succeeded=True,
-            fn_number=first.fn_number,
-            fiscal_document_number=first.fiscal_document_number,
-            fiscal_document_attribute=first.fiscal_document_attribute,
-            receipt_datetime=first.receipt_datetime,
-            ofd_receipt_url=first.ofd_receipt_url,
-        ),
-        reason=f"{len(latest)} receipt(s) registered",
+        refund_id=refund.id,
+        succeeded=True,
+        fn_number=first.fn_number,
+        fiscal_document_number=first.fiscal_document_number,
+        fiscal_document_attribute=first.fiscal_document_attribute,
+        receipt_datetime=first.receipt_datetime,
+        ofd_receipt_url=first.ofd_receipt_url,
+        reason=f"fiscal receipt registered: {', '.join(receipt.external_id for receipt in latest.values())}",
+        actor=ACTOR,
     )
 
 
