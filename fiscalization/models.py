@@ -66,7 +66,7 @@ class Receipt(models.Model):
     fiscal_document_number = models.CharField(max_length=32, blank=True)
     fiscal_document_attribute = models.CharField(max_length=32, blank=True)
     receipt_datetime = models.DateTimeField(null=True, blank=True)
-    ofd_receipt_url = models.URLField(max_length=500, blank=True)
+    ofd_receipt_url = models.CharField(max_length=500, blank=True)  # as the provider gave it
 
     created_at = models.DateTimeField(default=timezone.now)
     refunded_at = models.DateTimeField()  # the refund's, copied: the SLA clock starts there

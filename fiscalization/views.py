@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -42,11 +43,28 @@ class BreachedReceiptsQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
 
+class BreachedReceiptsPage(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = BreachedReceiptSerializer(many=True)
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    message = serializers.CharField()
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    errors = FieldErrorSerializer(many=True)
+
+
 class BreachedReceiptsView(APIView):
     """GET: receipts not done by their deadline, newest breach first: {"count", "results"}."""
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(
+        parameters=[BreachedReceiptsQuery], responses={200: BreachedReceiptsPage, 400: FieldErrorsSerializer}
+    )
     def get(self, request: Request) -> Response:
         query = BreachedReceiptsQuery(data=request.query_params)
         if not query.is_valid():
