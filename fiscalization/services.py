@@ -51,6 +51,7 @@ from refundtool.states import FiscalStatus
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+POLL_BACKOFF_LIMIT = 8
 ACTOR = Actor.system("fiscalization")
 
 
@@ -215,7 +216,7 @@ def receipt_poll(*, receipt_id: int) -> None:
         waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
         raise ProviderUnavailable(str(exc)) from exc
     if report.status == "wait":
-        poll_in = settings.FISCAL_POLL_INTERVAL_SECONDS
+        poll_in = _next_poll_in(receipt)
         with transaction.atomic():
             if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):
                 _enqueue_poll(receipt_id, countdown=poll_in)
@@ -225,6 +226,17 @@ def receipt_poll(*, receipt_id: int) -> None:
         _register_again(receipt, report)
     else:
         _finish_failed(receipt, reason=f"the provider failed the receipt ({report.error_type}): {report.error_text}")
+
+
+def _next_poll_in(receipt: Receipt) -> float:
+    """Ask again after as long as the receipt has already waited, from the interval up to 8 times it.
+
+    A healthy provider answers done within a second or two, and is asked quickly; a slow one is
+    asked a few times, not every interval.
+    """
+    interval = settings.FISCAL_POLL_INTERVAL_SECONDS
+    waited = (timezone.now() - (receipt.registered_at or receipt.created_at)).total_seconds()
+    return min(max(waited, interval), POLL_BACKOFF_LIMIT * interval)
 
 
 def _finish_done(receipt: Receipt, report: Report) -> None:

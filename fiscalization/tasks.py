@@ -2,39 +2,49 @@
 
 All run on the ``fiscal`` queue (settings.CELERY_TASK_ROUTES) with late acknowledgement, so a worker
 that dies mid-task leaves the message to be delivered again; the services are idempotent for that.
-A provider that is unavailable is retried with exponential backoff (1, 2, 4 ... s, at most
-FISCAL_RETRY_BACKOFF_MAX_SECONDS) and full jitter, without a limit: a receipt is owed until it is
-registered, and the SLA sweep makes a long outage visible.
+
+A provider that is unavailable (``ProviderUnavailable``) is retried without a limit: a receipt is
+owed until it is registered, and the SLA sweep makes a long outage visible. The delay grows
+exponentially from half a second up to FISCAL_RETRY_BACKOFF_MAX_SECONDS, with "equal jitter" (half
+fixed, half random) so that retries after an outage do not arrive together. Celery's own
+``retry_backoff`` only jitters in whole seconds, too coarse for a two-minute SLA.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict
 from uuid import UUID
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from fiscalization import services
 from fiscalization.provider import ProviderUnavailable
 
-PROVIDER_RETRIES = {
-    "autoretry_for": (ProviderUnavailable,),
-    "retry_backoff": 1,
-    "retry_backoff_max": settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS,
-    "retry_jitter": True,
-    "max_retries": None,
-}
+FIRST_RETRY_SECONDS = 0.5
 
 
-@shared_task(name="fiscalization.register_receipt", acks_late=True, **PROVIDER_RETRIES)
-def register_receipt(receipt_id: int) -> None:
-    services.receipt_register(receipt_id=receipt_id)
+def provider_backoff(retries: int) -> float:
+    """Seconds before retry number ``retries`` + 1: 0.25-0.5, 0.5-1, 1-2 ... up to the configured maximum."""
+    ceiling = min(float(settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS), FIRST_RETRY_SECONDS * 2**retries)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-@shared_task(name="fiscalization.poll_receipt", acks_late=True, **PROVIDER_RETRIES)
-def poll_receipt(receipt_id: int) -> None:
-    services.receipt_poll(receipt_id=receipt_id)
+@shared_task(bind=True, name="fiscalization.register_receipt", acks_late=True, max_retries=None)
+def register_receipt(self: Task, receipt_id: int) -> None:
+    try:
+        services.receipt_register(receipt_id=receipt_id)
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, name="fiscalization.poll_receipt", acks_late=True, max_retries=None)
+def poll_receipt(self: Task, receipt_id: int) -> None:
+    try:
+        services.receipt_poll(receipt_id=receipt_id)
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
 @shared_task(name="fiscalization.settle_refund", acks_late=True)
