@@ -252,3 +252,26 @@ def test_a_receipt_id_that_does_not_exist_is_a_no_op(fiscal_emulator):
     receipt_poll(receipt_id=10**9)
     refund_fiscal_settle(refund_id=uuid.uuid4())
     assert fiscal_emulator.stats()["requests"] == {}
+
+
+def test_polls_start_quick_and_back_off_to_eight_intervals(settings):
+    from fiscalization.services import _next_poll_in
+
+    settings.FISCAL_POLL_INTERVAL_SECONDS = 0.5
+    now = timezone.now()
+    receipt = Receipt(created_at=now, registered_at=now)
+    assert _next_poll_in(receipt) == pytest.approx(0.5, abs=0.05)
+    receipt.registered_at = now - timedelta(seconds=2)
+    assert _next_poll_in(receipt) == pytest.approx(2, abs=0.05)
+    receipt.registered_at = now - timedelta(minutes=5)
+    assert _next_poll_in(receipt) == 4
+
+
+@pytest.mark.parametrize(("retries", "low", "high"), [(0, 0.25, 0.5), (1, 0.5, 1), (3, 2, 4), (20, 15, 30)])
+def test_provider_retries_back_off_exponentially_with_jitter_up_to_the_maximum(settings, retries, low, high):
+    from fiscalization.tasks import provider_backoff
+
+    settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS = 30
+    delays = {provider_backoff(retries) for _ in range(50)}
+    assert all(low <= delay <= high for delay in delays)
+    assert len(delays) > 1
