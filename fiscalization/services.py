@@ -175,11 +175,12 @@ def _external_id(refund: Refund, part: int, latest: Receipt | None) -> str:
 def receipt_register(*, receipt_id: int) -> None:
     """Send the receipt's body to the provider; on a uuid, enqueue the report poll. Raises ProviderUnavailable."""
     receipt = Receipt.objects.filter(id=receipt_id).first()
-    if receipt is None or receipt.status not in (ReceiptStatus.PENDING, ReceiptStatus.SENT):
-        return
     sendable = Receipt.objects.filter(id=receipt_id, status__in=(ReceiptStatus.PENDING, ReceiptStatus.SENT))
-    now = timezone.now()
-    sendable.update(status=ReceiptStatus.SENT, attempts=F("attempts") + 1, next_attempt_at=now + _attempt_lease())
+    claimed = sendable.update(
+        status=ReceiptStatus.SENT, attempts=F("attempts") + 1, next_attempt_at=timezone.now() + _attempt_lease()
+    )
+    if receipt is None or not claimed:
+        return  # registered (or finished) by an earlier delivery of this task
     try:
         registration = AtolClient.from_settings().sell_refund(receipt.body)
     except ProviderRejected as exc:
