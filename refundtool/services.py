@@ -135,7 +135,7 @@ def refund_cancel(*, refund_id: UUID, reason: str, actor: Actor) -> Refund:
     note = f"Cancel requested: {_required(reason)}"
     with transaction.atomic():
         refund = _locked(refund_id)
-        if refund.status == S.CANCELLED or refund.transitions.filter(reason=note).exists():
+        if refund.status == S.CANCELLED or _already_noted(refund, note):
             return refund
         if refund.status == S.PAYMENT_FAILED:
             name = "cancel"
@@ -171,7 +171,8 @@ def refund_apply_payment_result(
     - failed, fits, ready_to_refund: payment_failed. Not fitting: needs_attention.
     - failed, not newer than the last applied result (a repeat of the failure before a retry): no-op.
     - failed anywhere else (payment_failed, after a success, cancelled): no-op; no money moved.
-    - any result while needs_attention: noted on the refund for support (unless a repeat).
+    - any result while needs_attention: noted on the refund for support.
+    A result whose needs_attention reason is already in the refund's history is a repeat: no-op.
     """
     payment = PaymentResult(
         succeeded=succeeded,
@@ -184,10 +185,13 @@ def refund_apply_payment_result(
     with transaction.atomic():
         refund = _locked(refund_id)
         change = _payment_change(refund, payment)
-        if change is not None:
-            name, reason = change
-            _apply(refund, name, actor=actor, reason=reason, payment=payment)
-            _complete_if_no_receipt_due(refund, actor=actor)
+        if change is None:
+            return refund
+        name, reason = change
+        if name in ("require_attention", "note_attention") and _already_noted(refund, reason):
+            return refund
+        _apply(refund, name, actor=actor, reason=reason, payment=payment)
+        _complete_if_no_receipt_due(refund, actor=actor)
     return refund
 
 
@@ -209,8 +213,10 @@ def refund_apply_fiscal_result(
     - fiscal_failed: done -> completed (a late success); failed again: no-op.
     - needs_attention: the outcome is stored and noted for support.
     - the same outcome already recorded (done with the same fn_number and fiscal_document_number,
-      or failed): no-op. A result when no receipt is awaited (fiscal_status not_required, or done
-      with other attributes): IllegalTransitionError.
+      or failed): no-op.
+    - no receipt awaited (fiscal_status not_required, or done with other attributes), or the refund
+      already completed (support resolved it): IllegalTransitionError; the receipt's own record in
+      fiscalization keeps the outcome.
     """
     receipt = ReceiptResult(
         succeeded=succeeded,
@@ -324,9 +330,8 @@ def _locked(refund_id: UUID) -> Refund:
 
 def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts: Any) -> None:
     """Run the fsm transition `name` (refusing it with a clear error), then save and record the change."""
-    method = getattr(refund, name)
     source = refund.status
-    declared = method._django_fsm.get_transition(source)
+    declared = next((t for t in refund.get_all_status_transitions() if t.name == name and t.source == source), None)
     if declared is None:
         raise IllegalTransitionError(
             f"refund {refund.id} is {source}: {name} is not allowed from there",
@@ -344,12 +349,12 @@ def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts
     unmet = [condition.__doc__ for condition in declared.conditions if not condition(refund)]
     if unmet:
         raise IllegalTransitionError(
-            f"refund {refund.id} ({source}) cannot {name}: it needs {' and '.join(unmet)}",
+            f"refund {refund.id} ({source}) cannot {name}: allowed only if {' and '.join(unmet)}",
             refund_id=refund.id,
             status=source,
             transition=name,
         )
-    method(**facts)
+    getattr(refund, name)(**facts)
     refund.sequence += 1
     refund.reason = reason
     if refund.status != source:
@@ -444,6 +449,11 @@ def _receipt_already_recorded(refund: Refund, receipt: ReceiptResult) -> bool:
 
 def _receipt_default_reason(receipt: ReceiptResult) -> str:
     return "" if receipt.succeeded else "Fiscal receipt failed without a reason"
+
+
+def _already_noted(refund: Refund, reason: str) -> bool:
+    """A note the refund's history already holds (the same cancel, the same second refund) adds nothing."""
+    return refund.transitions.filter(reason=reason).exists()
 
 
 def _required(reason: str) -> str:

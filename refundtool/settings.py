@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rangefilter",
     "django_prometheus",
     "events",
+    "events.monitoring",
     "refundtool",
     "payments",
     "fiscalization",
@@ -174,6 +175,22 @@ KAFKA_CLIENT_CONFIG = dict(
 )
 # tansu assigns a new group only after half the session timeout; 6 s keeps local start-up quick.
 KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 6000 if DEBUG else 45000)
+# The name the lag endpoints and gauges give this cluster (Burrow's "cluster").
+KAFKA_CLUSTER_NAME = os.environ.get("KAFKA_CLUSTER_NAME", "local")
+
+# --- Consumer lag (Burrow's rules) ----------------------------------------------------------
+LAG_SAMPLE_INTERVAL_SECONDS = env_int("LAG_SAMPLE_INTERVAL_SECONDS", 10)
+LAG_WINDOW_SAMPLES = env_int("LAG_WINDOW_SAMPLES", 10)
+if LAG_SAMPLE_INTERVAL_SECONDS < 1:
+    raise ImproperlyConfigured(f"LAG_SAMPLE_INTERVAL_SECONDS={LAG_SAMPLE_INTERVAL_SECONDS} must be at least 1")
+if LAG_WINDOW_SAMPLES < 2:
+    raise ImproperlyConfigured(f"LAG_WINDOW_SAMPLES={LAG_WINDOW_SAMPLES} must be at least 2")
+CELERY_BEAT_SCHEDULE["sample-consumer-lag"] = {
+    "task": "events.sample_consumer_lag",
+    "schedule": float(LAG_SAMPLE_INTERVAL_SECONDS),
+    # A pass queued behind a stopped worker is stale by the next one.
+    "options": {"expires": LAG_SAMPLE_INTERVAL_SECONDS},
+}
 
 # --- Domain ---------------------------------------------------------------------------------
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]

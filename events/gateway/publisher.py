@@ -1,0 +1,90 @@
+"""The gateway's long-lived Kafka producer, and writing one batch with a wait for its delivery reports.
+
+One producer per process (librdkafka keeps connections, metadata and batching state), made lazily so
+that a forking server makes it in each worker after the fork. It is idempotent with acks=all and the
+Java-compatible murmur2 partitioner (events.kafka.producer_config). message.timeout.ms bounds how long
+librdkafka retries, so every message of a batch ends with a definite delivery report.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from django.conf import settings
+
+from events.envelope import KafkaRecord
+from events.kafka import producer_config
+
+DEFAULT_DELIVERY_TIMEOUT_MS = 10_000
+_lock = threading.Lock()
+_producers: dict[tuple[object, ...], Producer] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    partition: int | None = None
+    offset: int | None = None
+    error: str | None = None  # why the broker did not take the record
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def delivery_timeout_ms() -> int:
+    return int(getattr(settings, "EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS", DEFAULT_DELIVERY_TIMEOUT_MS))
+
+
+def gateway_producer() -> Producer:
+    """This process's producer for the configured brokers."""
+    client = tuple(sorted(settings.KAFKA_CLIENT_CONFIG.items()))
+    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS, client, delivery_timeout_ms())
+    producer = _producers.get(key)
+    if producer is None:
+        with _lock:
+            producer = _producers.get(key)
+            if producer is None:
+                producer = Producer(producer_config(**{"message.timeout.ms": delivery_timeout_ms()}))
+                _producers[key] = producer
+    return producer
+
+
+def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
+    """Writes the records and waits for each one's delivery report; one Delivery per record, in order."""
+    producer = gateway_producer()
+    reports: list[Delivery | None] = [None] * len(records)
+    deadline = time.monotonic() + delivery_timeout_ms() / 1000 + 5
+    for index, record in enumerate(records):
+        reports[index] = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
+    # flush() sends at once (it ignores linger.ms) and serves the delivery callbacks. Under a sync
+    # worker the producer holds only this batch; with threads it may also wait for a neighbour's.
+    while any(report is None for report in reports) and time.monotonic() < deadline:
+        producer.flush(max(deadline - time.monotonic(), 0))
+    return [report or Delivery(error="no delivery report in time; retry with the same eid") for report in reports]
+
+
+def _produce(producer: Producer, record: KafkaRecord, callback: functools.partial, deadline: float) -> Delivery | None:
+    """Queues a record; a Delivery only when it could not even be queued."""
+    while True:
+        try:
+            producer.produce(record.topic, record.value, record.key, headers=record.headers, on_delivery=callback)
+            return None
+        except BufferError:
+            if time.monotonic() >= deadline:
+                return Delivery(error="the producer queue stayed full")
+            producer.poll(0.05)  # serves delivery reports, which frees room in the queue
+        except KafkaException as exc:
+            return Delivery(error=str(exc.args[0]))
+
+
+def _on_delivery(reports: list[Delivery | None], index: int, error: KafkaError | None, message: Message) -> None:
+    if error is None:
+        reports[index] = Delivery(partition=message.partition(), offset=message.offset())
+    else:
+        reports[index] = Delivery(error=f"{error.name()}: {error.str()}")

@@ -1,0 +1,50 @@
+"""Reads of the gateway: producer credentials and the published specification."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any
+
+import orjson
+
+from events.generation import asyncapi_document, json_schema
+from events.models import ProducerCredential
+from events.specification import all_event_specs, default_specification, get_event_spec
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def producer_credential_get_by_token(*, token: str) -> ProducerCredential | None:
+    """The active credential whose token this is, or None."""
+    return ProducerCredential.objects.filter(token_hash=token_hash(token), is_active=True).first()
+
+
+def event_type_list() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": spec.name,
+            "version": spec.version,
+            "topic": spec.topic,
+            "owner": spec.owner,
+            "category": spec.category,
+            "partition_key": spec.partition_key,
+            "response_event_type": spec.response_event_type,
+            "response_timeout_seconds": spec.response_timeout_seconds,
+            "description": spec.description,
+        }
+        for spec in all_event_specs()
+    ]
+
+
+@functools.cache
+def event_type_schema_json(event_type: str, version: int | None = None) -> bytes:
+    """The JSON Schema of a message of that event type (latest version by default); UnknownEventType."""
+    return orjson.dumps(json_schema(get_event_spec(event_type, version)))
+
+
+@functools.cache
+def asyncapi_json() -> bytes:
+    return orjson.dumps(asyncapi_document(default_specification()))

@@ -1,0 +1,194 @@
+"""Writes of the gateway: issuing producer credentials, and publishing a request's events."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from events.envelope import KafkaRecord, encode_message, kafka_headers
+from events.errors import FieldError
+from events.gateway.publisher import publish_batch
+from events.gateway.selectors import token_hash
+from events.models import ProducerCredential
+from events.specification import default_specification
+from events.validation import spec_for_message, validate_message
+
+logger = logging.getLogger(__name__)
+TOKEN_PREFIX = "rtg_"  # noqa: S105 - marks a gateway token in logs and secret scanners
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+
+def producer_credential_create(
+    *, name: str, event_types: Iterable[str], is_active: bool = True
+) -> tuple[ProducerCredential, str]:
+    """A new credential and its token; the token is not stored and cannot be shown again."""
+    token = _new_token()
+    credential = ProducerCredential(
+        name=name,
+        event_types=_known_event_types(event_types),
+        is_active=is_active,
+        token_hash=token_hash(token),
+        token_prefix=token[:12],
+        token_issued_at=timezone.now(),
+    )
+    credential.full_clean()
+    credential.save()
+    return credential, token
+
+
+def producer_credential_update(
+    *, credential: ProducerCredential, name: str, event_types: Iterable[str], is_active: bool
+) -> ProducerCredential:
+    credential.name = name
+    credential.event_types = _known_event_types(event_types)
+    credential.is_active = is_active
+    credential.full_clean()
+    credential.save(update_fields=["name", "event_types", "is_active"])
+    return credential
+
+
+@transaction.atomic
+def producer_credential_rotate_token(*, credential: ProducerCredential) -> str:
+    """Replaces the token at once: the old one stops working. Returns the new token."""
+    token = _new_token()
+    credential.token_hash = token_hash(token)
+    credential.token_prefix = token[:12]
+    credential.token_issued_at = timezone.now()
+    credential.save(update_fields=["token_hash", "token_prefix", "token_issued_at"])
+    return token
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _known_event_types(event_types: Iterable[str]) -> list[str]:
+    known = {spec.name for spec in default_specification().specs}
+    chosen = sorted(set(event_types))
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise ValidationError({"event_types": f"unknown event types: {', '.join(unknown)}"})
+    return chosen
+
+
+# --- publishing ------------------------------------------------------------------------------------
+
+
+class EventStatus(StrEnum):
+    SUBMITTED = "submitted"
+    FAILED = "failed"
+    ABORTED = "aborted"  # valid, but not written because another event of the request was not
+
+
+@dataclass(slots=True)
+class EventOutcome:
+    index: int
+    eid: str | None
+    status: EventStatus
+    errors: list[FieldError] = field(default_factory=list)
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"index": self.index, "eid": self.eid, "status": self.status.value}
+        if self.status is EventStatus.SUBMITTED:
+            result.update(topic=self.topic, partition=self.partition, offset=self.offset)
+        else:
+            result["errors"] = [error.as_dict() for error in self.errors]
+        return result
+
+
+class EventsRejectedError(Exception):
+    """At least one event is invalid, so none was written."""
+
+    def __init__(self, outcomes: list[EventOutcome]) -> None:
+        super().__init__("invalid events")
+        self.outcomes = outcomes
+
+
+class BrokerUnavailableError(Exception):
+    """The broker took none of the events."""
+
+    def __init__(self, outcomes: list[EventOutcome]) -> None:
+        super().__init__("broker unavailable")
+        self.outcomes = outcomes
+
+
+def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str = "") -> list[EventOutcome]:
+    """Validates every event, then writes all of them, or none when any is invalid.
+
+    Each event goes to its version's topic, keyed by its partition-key value, with the eid and
+    event_type headers and metadata.received_at set now. Returns one outcome per event, in order;
+    raises EventsRejectedError (nothing written) or BrokerUnavailableError (nothing taken).
+    """
+    outcomes = _validate_all(event_type, events)
+    if any(outcome.status is EventStatus.FAILED for outcome in outcomes):
+        for outcome in outcomes:
+            if outcome.status is EventStatus.SUBMITTED:
+                outcome.status = EventStatus.ABORTED
+        logger.info("gateway rejected %d %s events from %s", len(events), event_type, producer_name)
+        raise EventsRejectedError(outcomes)
+
+    received_at = datetime.now(UTC).isoformat()
+    records = []
+    for event, outcome in zip(events, outcomes, strict=True):
+        event["metadata"]["received_at"] = received_at
+        spec = spec_for_message(event_type, event)
+        outcome.topic = spec.topic
+        records.append(
+            KafkaRecord(
+                topic=spec.topic,
+                key=spec.key_for(event["data"]).encode(),
+                value=encode_message(event),
+                headers=kafka_headers(event),
+            )
+        )
+    for outcome, delivery in zip(outcomes, publish_batch(records), strict=True):
+        if delivery.ok:
+            outcome.partition, outcome.offset = delivery.partition, delivery.offset
+        else:
+            outcome.status = EventStatus.FAILED
+            outcome.errors = [FieldError(path="", message=f"not written: {delivery.error}")]
+    failed = sum(outcome.status is EventStatus.FAILED for outcome in outcomes)
+    if failed:
+        logger.warning(
+            "gateway could not write %d of %d %s events from %s", failed, len(events), event_type, producer_name
+        )
+    if failed == len(outcomes):
+        raise BrokerUnavailableError(outcomes)
+    return outcomes
+
+
+def _validate_all(event_type: str, events: Sequence[Any]) -> list[EventOutcome]:
+    outcomes = []
+    first_index_of_eid: dict[str, int] = {}
+    for index, event in enumerate(events):
+        errors = validate_message(event_type, event)
+        eid = _eid_of(event)
+        if not errors and eid is not None:
+            if eid in first_index_of_eid:
+                message = f"repeats the eid of event {first_index_of_eid[eid]} of this request"
+                errors = [FieldError(path="/metadata/eid", message=message)]
+            else:
+                first_index_of_eid[eid] = index
+        status = EventStatus.FAILED if errors else EventStatus.SUBMITTED
+        outcomes.append(EventOutcome(index=index, eid=eid, status=status, errors=errors))
+    return outcomes
+
+
+def _eid_of(event: Any) -> str | None:
+    metadata = event.get("metadata") if isinstance(event, dict) else None
+    eid = metadata.get("eid") if isinstance(metadata, dict) else None
+    return eid if isinstance(eid, str) else None

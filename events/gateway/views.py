@@ -1,0 +1,135 @@
+"""HTTP entry points of the gateway: parse the request, call one service or selector, format the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from events.gateway import selectors
+from events.gateway.auth import authenticate, authorize
+from events.gateway.errors import JSON_CONTENT_TYPE, GatewayError, json_response
+from events.gateway.services import BrokerUnavailableError, EventsRejectedError, EventStatus, events_publish
+from events.specification import UnknownEventType, get_event_spec
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_EVENTS = 1000
+
+
+@csrf_exempt
+def publish_events(request: HttpRequest, event_type: str) -> HttpResponse:
+    """POST one event or a JSON array of events of `event_type`: all are written, or none."""
+    try:
+        if request.method != "POST":
+            raise GatewayError(405, "method_not_allowed", "use POST", headers={"Allow": "POST"})
+        credential = authenticate(request)
+        _known(event_type)
+        authorize(credential, event_type)
+        events = _parse_events(request)
+        try:
+            outcomes = events_publish(event_type=event_type, events=events, producer_name=credential.name)
+        except EventsRejectedError as exc:
+            failed = sum(outcome.status is EventStatus.FAILED for outcome in exc.outcomes)
+            raise GatewayError(
+                422,
+                "invalid_events",
+                f"{failed} of {len(events)} events are invalid; none was written",
+                events=[outcome.as_dict() for outcome in exc.outcomes],
+            ) from None
+        except BrokerUnavailableError as exc:
+            raise GatewayError(
+                503,
+                "broker_unavailable",
+                "the broker took none of the events; retry with the same eids",
+                events=[outcome.as_dict() for outcome in exc.outcomes],
+                headers={"Retry-After": "5"},
+            ) from None
+    except GatewayError as error:
+        return error.response()
+
+    if any(outcome.status is EventStatus.FAILED for outcome in outcomes):
+        written = sum(outcome.status is EventStatus.SUBMITTED for outcome in outcomes)
+        return GatewayError(
+            207,
+            "partially_written",
+            f"{written} of {len(outcomes)} events were written; retry the failed ones with the same eids",
+            events=[outcome.as_dict() for outcome in outcomes],
+        ).response()
+    return json_response(
+        [
+            {"eid": outcome.eid, "topic": outcome.topic, "partition": outcome.partition, "offset": outcome.offset}
+            for outcome in outcomes
+        ]
+    )
+
+
+@require_GET
+def event_type_list(request: HttpRequest) -> HttpResponse:
+    event_types = selectors.event_type_list()
+    for item in event_types:
+        path = reverse("events_gateway:event-type-schema", args=[item["name"]])
+        item["schema_url"] = f"{path}?version={item['version']}"
+    return json_response(event_types)
+
+
+@require_GET
+def event_type_schema(request: HttpRequest, event_type: str) -> HttpResponse:
+    try:
+        version = _version_param(request)
+        body = selectors.event_type_schema_json(event_type, version)
+    except UnknownEventType as exc:
+        return GatewayError(404, "unknown_event_type", str(exc)).response()
+    except GatewayError as error:
+        return error.response()
+    return HttpResponse(body, content_type="application/schema+json")
+
+
+@require_GET
+def asyncapi(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(selectors.asyncapi_json(), content_type=JSON_CONTENT_TYPE)
+
+
+def _known(event_type: str) -> None:
+    try:
+        get_event_spec(event_type)
+    except UnknownEventType as exc:
+        raise GatewayError(404, "unknown_event_type", str(exc)) from None
+
+
+def _parse_events(request: HttpRequest) -> list[Any]:
+    charset = (request.encoding or "utf-8").lower()
+    if request.content_type != JSON_CONTENT_TYPE or charset not in ("utf-8", "utf8"):
+        raise GatewayError(415, "unsupported_media_type", "send Content-Type: application/json (UTF-8)")
+    too_large = GatewayError(413, "payload_too_large", f"a request may carry at most {MAX_BODY_BYTES} bytes")
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    if isinstance(parsed, dict):
+        return [parsed]
+    if not isinstance(parsed, list):
+        raise GatewayError(400, "malformed_request", "the body must be an event object or an array of events")
+    if not parsed:
+        raise GatewayError(400, "malformed_request", "the array has no events")
+    if len(parsed) > MAX_EVENTS:
+        raise GatewayError(413, "too_many_events", f"a request may carry at most {MAX_EVENTS} events")
+    return parsed
+
+
+def _version_param(request: HttpRequest) -> int | None:
+    raw = request.GET.get("version")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise GatewayError(400, "malformed_request", "version must be a positive integer")
+    return int(raw)

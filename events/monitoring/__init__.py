@@ -1,0 +1,1 @@
+"""On-call monitoring: consumer lag by Burrow's rules (sampler, Burrow v3 JSON endpoints, gauges)."""

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    name = "events.monitoring"
+    label = "monitoring"
+    verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from events.monitoring.metrics import register_consumer_lag_collector
+
+        register_consumer_lag_collector()

@@ -1,0 +1,41 @@
+"""Reads of consumer lag: the stored windows, evaluated by Burrow's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from events.lag import GroupStatus, evaluate_group
+from events.monitoring import store
+
+
+def group_windows_status(group: store.GroupWindows) -> GroupStatus:
+    """Evaluated at the time of the group's last pass, so a sampler that stopped leaves its last
+    picture instead of turning every group to STOP."""
+    return evaluate_group(
+        cluster=settings.KAFKA_CLUSTER_NAME,
+        group=group.group,
+        windows=group.windows,
+        window_size=settings.LAG_WINDOW_SAMPLES,
+        now_ms=group.sampled_at_ms,
+    )
+
+
+def lag_group_status(*, group: str) -> GroupStatus | None:
+    windows = store.load_group(group)
+    return None if windows is None else group_windows_status(windows)
+
+
+@dataclass(frozen=True, slots=True)
+class LagSnapshot:
+    sampled_at_ms: int | None  # the last pass; None before the first
+    statuses: list[GroupStatus]  # by group name
+
+
+def lag_snapshot() -> LagSnapshot:
+    index = store.load_index()
+    if index is None:
+        return LagSnapshot(sampled_at_ms=None, statuses=[])
+    statuses = sorted((group_windows_status(g) for g in store.load_groups(index.groups)), key=lambda s: s.group)
+    return LagSnapshot(sampled_at_ms=index.sampled_at_ms, statuses=statuses)

@@ -1,0 +1,81 @@
+"""One validator for everyone (gateway, consumers, outbox): JSON Schema first, then business rules.
+
+Stage 1 checks the whole message (envelope and payload) against the event type's generated schema
+with a compiled validator (jsonschema-rs), built once per event type and version. Stage 2 runs the
+business rules that the apps register in events.rules, and only on a message that passed stage 1, so
+a rule may rely on the schema (types, required fields, formats).
+
+Messages carry no values of the input: a value can be personal data, and errors end up in logs and
+dead-letter headers. The path says which value was wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema_rs
+
+from events.errors import FieldError
+from events.rules import business_rule_errors
+from events.specification import EventSpec, default_specification
+
+_VALUE = "the value"
+
+
+def validate_message(event_type: str, message: Mapping[str, Any]) -> list[FieldError]:
+    """Every error of a message of `event_type`; an empty list means it is valid.
+
+    The schema is the version the message names in metadata.version when the specification has it,
+    else the latest one (whose pinned version then reports the mismatch). Raises UnknownEventType.
+    """
+    if not isinstance(message, Mapping):
+        return [FieldError(path="", message="an event must be a JSON object")]
+    spec = spec_for_message(event_type, message)
+    validator = compiled_validator(spec.name, spec.version)
+    instance = message if isinstance(message, dict) else dict(message)
+    if not validator.is_valid(instance):
+        return [error for raw in validator.iter_errors(instance) for error in _field_errors(raw)]
+    return business_rule_errors(spec.name, message["data"])
+
+
+def spec_for_message(event_type: str, message: Mapping[str, Any]) -> EventSpec:
+    specification = default_specification()
+    metadata = message.get("metadata")
+    version = metadata.get("version") if isinstance(metadata, Mapping) else None
+    if isinstance(version, int) and version in specification.versions(event_type):
+        return specification.get(event_type, version)
+    return specification.get(event_type)
+
+
+@functools.cache
+def compiled_validator(event_type: str, version: int) -> jsonschema_rs.Validator:
+    spec = default_specification().get(event_type, version)
+    return jsonschema_rs.validator_for(spec.message_schema, validate_formats=True, mask=_VALUE)
+
+
+def _field_errors(error: jsonschema_rs.ValidationError) -> list[FieldError]:
+    path = json_pointer(error.instance_path)
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
+        return [FieldError(path=f"{path}/{_escape(kind.property)}", message="is required")]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        return [
+            FieldError(path=f"{path}/{_escape(name)}", message="is not a field of this event type")
+            for name in kind.unexpected
+        ]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Constant):
+        return [FieldError(path=path, message=f"must be {kind.expected_value!r}")]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AnyOf):
+        alternatives = [branch[0].message for branch in kind.context if branch]
+        return [FieldError(path=path, message="; or ".join(alternatives) or error.message)]
+    return [FieldError(path=path, message=error.message)]
+
+
+def json_pointer(parts: list[str | int]) -> str:
+    return "".join(f"/{_escape(str(part))}" for part in parts)
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")

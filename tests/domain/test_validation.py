@@ -1,0 +1,166 @@
+"""One test per kind of bad refund request: a clear error that points at the field, and nothing written."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from events.rules import business_rule_errors
+from refundtool.exceptions import ValidationError
+from refundtool.models import Refund, RefundItem, RefundTransition
+from refundtool.services import refund_request
+from tests.domain.factories import bob, request_data
+
+pytestmark = pytest.mark.django_db
+
+Data = dict[str, Any]
+
+
+def item(data: Data, index: int = 0) -> dict[str, Any]:
+    return data["items"][index]
+
+
+def without(key: str) -> Callable[[Data], None]:
+    return lambda data: data.pop(key)
+
+
+def set_item(index: int, key: str, value: Any) -> Callable[[Data], None]:
+    return lambda data: item(data, index).__setitem__(key, value)
+
+
+BAD_INPUTS: list[tuple[str, Callable[[Data], None], str, str]] = [
+    (
+        "amount-not-the-sum",
+        lambda d: d.update(amount="3648.49"),
+        "/data/amount",
+        "is not the items' 3348.50 plus delivery 300.00 = 3648.50",
+    ),
+    ("amount-forgets-delivery", lambda d: d.update(amount="3348.50"), "/data/amount", "plus delivery 300.00"),
+    ("amount-zero", lambda d: d.update(amount="0.00"), "/data/amount", "must be greater than 0"),
+    (
+        "amount-negative",
+        lambda d: d.update(amount="-3648.50"),
+        "/data/amount",
+        "must be a decimal string with at most 2 decimals",
+    ),
+    ("amount-three-decimals", lambda d: d.update(amount="3648.500"), "/data/amount", "at most 2 decimals"),
+    ("amount-a-json-number", lambda d: d.update(amount=3648.5), "/data/amount", "must be a decimal string"),
+    ("amount-missing", without("amount"), "/data/amount", "is required"),
+    ("unit-price-zero", set_item(0, "unit_price", "0"), "/data/items/0/unit_price", "must be greater than 0"),
+    (
+        "unit-price-three-decimals",
+        set_item(1, "unit_price", "350.505"),
+        "/data/items/1/unit_price",
+        "at most 2 decimals",
+    ),
+    ("delivery-negative", lambda d: d.update(delivery_amount="-300.00"), "/data/delivery_amount", "decimal string"),
+    (
+        "currency-does-not-fit-country",
+        lambda d: d.update(currency="KZT"),
+        "/data/currency",
+        "KZT does not fit RU: refunds there are in RUB",
+    ),
+    ("currency-not-iso", lambda d: d.update(currency="rub"), "/data/currency", "ISO 4217"),
+    ("country-unknown", lambda d: d.update(country="DE"), "/data/country", "'DE' is not one of BY, KZ, RU, UA"),
+    ("items-empty", lambda d: d.update(items=[]), "/data/items", "must be a list of 1 to 1000 items"),
+    ("items-missing", without("items"), "/data/items", "must be a list of 1 to 1000 items"),
+    ("items-too-many", lambda d: d.update(items=[item(d)] * 1001), "/data/items", "1 to 1000"),
+    ("item-not-an-object", lambda d: d["items"].append("SKU-3"), "/data/items/2", "must be an object"),
+    ("quantity-zero", set_item(0, "quantity", 0), "/data/items/0/quantity", "from 1 to 10000, not 0"),
+    ("quantity-a-fraction", set_item(0, "quantity", 1.5), "/data/items/0/quantity", "whole number"),
+    ("quantity-a-string", set_item(0, "quantity", "2"), "/data/items/0/quantity", "whole number"),
+    ("quantity-a-boolean", set_item(0, "quantity", True), "/data/items/0/quantity", "whole number"),
+    ("quantity-too-large", set_item(0, "quantity", 10001), "/data/items/0/quantity", "from 1 to 10000"),
+    ("item-id-repeated", set_item(1, "item_id", "1"), "/data/items/1/item_id", "'1' is already used by /data/items/0"),
+    ("item-name-missing", lambda d: item(d).pop("name"), "/data/items/0/name", "is required"),
+    ("item-reason-empty", set_item(0, "reason", ""), "/data/items/0/reason", "1 to 500 characters"),
+    ("vat-rate-unknown", set_item(0, "vat_rate", "18"), "/data/items/0/vat_rate", "'18' is not one of"),
+    (
+        "ru-customer-without-contact",
+        lambda d: d.update(customer={}),
+        "/data/customer",
+        "needs an email or a phone (54-FZ",
+    ),
+    ("customer-missing", without("customer"), "/data/customer", "is required"),
+    (
+        "email-invalid",
+        lambda d: d["customer"].update(email="buyer-at-example"),
+        "/data/customer/email",
+        "is not an e-mail address",
+    ),
+    ("phone-invalid", lambda d: d["customer"].update(phone="call me"), "/data/customer/phone", "is not a phone number"),
+    (
+        "payment-method-unknown",
+        lambda d: d["payment"].update(method="crypto"),
+        "/data/payment/method",
+        "'crypto' is not one of",
+    ),
+    ("payment-id-missing", lambda d: d["payment"].pop("payment_id"), "/data/payment/payment_id", "is required"),
+    (
+        "refund-request-id-not-a-uuid",
+        lambda d: d.update(refund_request_id="42"),
+        "/data/refund_request_id",
+        "must be a UUID",
+    ),
+    ("order-number-with-spaces", lambda d: d.update(order_number="RU 1"), "/data/order_number", "letters, digits"),
+    (
+        "requested-at-without-offset",
+        lambda d: d.update(requested_at="2026-03-01T10:00:00"),
+        "/data/requested_at",
+        "with an offset",
+    ),
+    ("requested-at-not-a-date", lambda d: d.update(requested_at="yesterday"), "/data/requested_at", "RFC 3339"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "message"), [case[1:] for case in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+def test_a_bad_request_is_refused_with_a_pointer_to_the_field_and_nothing_written(mutate, path, message):
+    data = request_data()
+    mutate(data)
+
+    with pytest.raises(ValidationError) as caught:
+        refund_request(data=data, actor=bob())
+
+    assert any(error.path == path and message in error.message for error in caught.value.errors), caught.value.errors
+    assert not Refund.objects.exists()
+    assert not RefundItem.objects.exists()
+    assert not RefundTransition.objects.exists()
+
+
+def test_a_message_that_is_not_an_object_is_refused():
+    with pytest.raises(ValidationError) as caught:
+        refund_request(data=["not", "an", "object"], actor=bob())  # type: ignore[arg-type]
+    assert [e.as_dict() for e in caught.value.errors] == [{"path": "/data", "message": "must be an object"}]
+
+
+def test_a_country_this_deployment_does_not_serve_is_refused(settings):
+    settings.REFUNDTOOL_COUNTRIES = ["RU", "KZ"]
+
+    with pytest.raises(ValidationError) as caught:
+        refund_request(data=request_data("UA"), actor=bob())
+
+    assert [e.as_dict() for e in caught.value.errors] == [
+        {"path": "/data/country", "message": "UA is not served here (served: RU, KZ)"}
+    ]
+    assert not Refund.objects.exists()
+
+
+def test_every_broken_rule_is_listed_at_once():
+    data = request_data(currency="KZT", amount="1.00")
+    item(data)["quantity"] = 0
+
+    with pytest.raises(ValidationError) as caught:
+        refund_request(data=data, actor=bob())
+
+    assert {e.path for e in caught.value.errors} == {"/data/currency", "/data/items/0/quantity"}
+    # The sum cannot be judged while a quantity is unreadable, so it is not reported twice.
+
+
+def test_the_registered_business_rule_reports_only_what_the_schema_cannot():
+    shape_and_rule_broken = request_data(amount="1.00")
+    shape_and_rule_broken["customer"]["email"] = "not-an-email"
+
+    assert business_rule_errors("bob.refund_requested", request_data()) == []
+    assert [e.path for e in business_rule_errors("bob.refund_requested", shape_and_rule_broken)] == ["/data/amount"]

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import NewTopic
+from django.test import Client
+
+from events.gateway import publisher
+from events.gateway.services import producer_credential_create
+from events.kafka import admin_client, client_config
+from events.specification import all_event_specs
+
+PARTITIONS = 6
+
+
+@pytest.fixture(scope="session")
+def spec_topics(kafka_bootstrap: str) -> dict[str, int]:
+    """Every topic of the specification, with its partition count (made with 6 unless it exists)."""
+    admin = admin_client()
+    futures = admin.create_topics([NewTopic(spec.topic, PARTITIONS, 1) for spec in all_event_specs()])
+    for future in futures.values():
+        try:
+            future.result(timeout=10)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    metadata = admin.list_topics(timeout=10)
+    return {spec.topic: len(metadata.topics[spec.topic].partitions) for spec in all_event_specs()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gateway_producers_closed(kafka_bootstrap: str) -> Iterator[None]:
+    """Closes the gateway's producers before the broker stops (tansu lingers over open connections)."""
+    yield
+    while publisher._producers:
+        publisher._producers.popitem()[1].flush(0)
+
+
+@pytest.fixture
+def fresh_producers() -> Iterator[None]:
+    """Producers a test makes for its own broker settings are closed after it."""
+    known = set(publisher._producers)
+    yield
+    for key in set(publisher._producers) - known:
+        publisher._producers.pop(key).flush(0)
+
+
+@pytest.fixture
+def gateway(db, spec_topics) -> Callable[..., Gateway]:
+    def make(event_types: list[str] | None = None, *, name: str | None = None) -> Gateway:
+        event_types = event_types if event_types is not None else ["bob.refund_requested", "refund.update"]
+        _, token = producer_credential_create(name=name or f"team-{uuid.uuid4().hex[:8]}", event_types=event_types)
+        return Gateway(token)
+
+    return make
+
+
+class Gateway:
+    """An HTTP client of the gateway with a producer's token."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.client = Client()
+
+    def post(self, event_type: str, body: object, *, content_type: str = "application/json", **headers: str):
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        if self.token is not None:
+            headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
+        return self.client.post(f"/api/events/{event_type}", raw, content_type=content_type, **headers)
+
+
+def read_records(topic: str, positions: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:
+    """The raw records at (partition, offset) positions of a topic, read with a plain consumer."""
+    wanted = set(positions)
+    start: dict[int, int] = {}
+    for partition, offset in wanted:
+        start[partition] = min(offset, start.get(partition, offset))
+    consumer = Consumer(client_config(**{"group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+    consumer.assign([TopicPartition(topic, partition, offset) for partition, offset in start.items()])
+    found: dict[tuple[int, int], Message] = {}
+    try:
+        for _ in range(200):
+            if wanted <= found.keys():
+                break
+            for message in consumer.consume(num_messages=500, timeout=1):
+                if message.error() is None and (message.partition(), message.offset()) in wanted:
+                    found[(message.partition(), message.offset())] = message
+    finally:
+        consumer.close()
+    assert wanted <= found.keys(), f"records not found: {sorted(wanted - found.keys())}"
+    return found
