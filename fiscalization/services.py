@@ -46,12 +46,13 @@ from fiscalization.provider import AtolClient, ProviderError, ProviderRejected, 
 from fiscalization.selectors import latest_receipts_by_part, receipt_source_of
 from refundtool.models import Refund
 from refundtool.services import Actor, refund_apply_fiscal_result
-from refundtool.states import FiscalStatus
+from refundtool.states import TERMINAL_STATUSES, FiscalStatus, RefundStatus
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 POLL_BACKOFF_LIMIT = 8
+CLOSED = TERMINAL_STATUSES  # completed, cancelled: nothing is sent for them any more
 ACTOR = Actor.system("fiscalization")
 
 
@@ -174,7 +175,11 @@ def _external_id(refund: Refund, part: int, latest: Receipt | None) -> str:
 
 def receipt_register(*, receipt_id: int) -> None:
     """Send the receipt's body to the provider; on a uuid, enqueue the report poll. Raises ProviderUnavailable."""
-    receipt = Receipt.objects.filter(id=receipt_id).first()
+    receipt = Receipt.objects.select_related("refund").filter(id=receipt_id).first()
+    if receipt is not None and receipt.status == ReceiptStatus.PENDING and receipt.refund.status in CLOSED:
+        # Support closed the refund (e.g. receipted outside the tool): a receipt now would be a second one.
+        _finish_failed(receipt, reason=f"not sent: the refund was {receipt.refund.status} before it was")
+        return
     sendable = Receipt.objects.filter(id=receipt_id, status__in=(ReceiptStatus.PENDING, ReceiptStatus.SENT))
     claimed = sendable.update(
         status=ReceiptStatus.SENT, attempts=F("attempts") + 1, next_attempt_at=timezone.now() + _attempt_lease()
@@ -306,8 +311,11 @@ def refund_fiscal_settle(*, refund_id: UUID) -> None:
 
 
 def _settle(refund: Refund) -> None:
-    """With the refund row locked: done on every part completes it; a part failed for good fails it."""
-    if refund.fiscal_status != FiscalStatus.PENDING:
+    """With the refund row locked: done on every part completes it; a part failed for good fails it.
+
+    A refund that support already resolved as completed takes no result; the receipts keep theirs.
+    """
+    if refund.fiscal_status != FiscalStatus.PENDING or refund.status == RefundStatus.COMPLETED:
         return
     latest = latest_receipts_by_part(refund)
     failed = [receipt for receipt in latest.values() if receipt.status == ReceiptStatus.FAIL]
@@ -374,6 +382,7 @@ def receipts_sweep(*, now: datetime | None = None) -> SweepResult:
         logger.warning("%d fiscal receipt(s) passed their SLA deadline", breached)
     unsettled = (
         Refund.objects.filter(fiscal_status=FiscalStatus.PENDING, receipts__isnull=False)
+        .exclude(status=RefundStatus.COMPLETED)
         .exclude(receipts__status__in=LIVE_STATUSES)
         .values_list("id", flat=True)
         .distinct()[:SWEEP_BATCH]

@@ -275,3 +275,36 @@ def test_provider_retries_back_off_exponentially_with_jitter_up_to_the_maximum(s
     delays = {provider_backoff(retries) for _ in range(50)}
     assert all(low <= delay <= high for delay in delays)
     assert len(delays) > 1
+
+
+def close_by_support(refund) -> None:
+    from refundtool.services import refund_flag_needs_attention, refund_resolve
+
+    support = Actor.user("support")
+    refund_flag_needs_attention(refund_id=refund.id, reason="customer says receipted at the shop", actor=support)
+    refund_resolve(refund_id=refund.id, target="completed", reason="receipted outside the tool", actor=support)
+
+
+def test_a_receipt_not_yet_sent_is_not_sent_once_support_closed_the_refund(fiscal_emulator):
+    refund = refunded_refund()
+    close_by_support(refund)
+    receipt = Receipt.objects.get(refund=refund)
+    receipt_register(receipt_id=receipt.id)
+    receipt.refresh_from_db()
+    assert receipt.status == ReceiptStatus.FAIL
+    assert receipt.last_error == "not sent: the refund was completed before it was"
+    assert fiscal_emulator.stats()["requests"] == {}
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.COMPLETED
+
+
+def test_a_receipt_done_after_support_closed_the_refund_keeps_its_outcome(fiscal_emulator):
+    refund = refunded_refund()
+    receipt = Receipt.objects.get(refund=refund)
+    receipt_register(receipt_id=receipt.id)
+    close_by_support(refund)
+    assert poll_until_final(receipt).status == ReceiptStatus.DONE
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.COMPLETED
+    assert refund.fn_number == ""  # the refund took no result; the receipt row holds it
+    assert receipts_sweep().settled == 0
