@@ -5,7 +5,7 @@ that dies mid-task leaves the message to be delivered again; the services are id
 
 A provider that is unavailable (``ProviderUnavailable``) is retried without a limit: a receipt is
 owed until it is registered, and the SLA sweep makes a long outage visible. The delay grows
-exponentially from half a second up to FISCAL_RETRY_BACKOFF_MAX_SECONDS, with "equal jitter" (half
+exponentially from 0.1-0.2 s up to FISCAL_RETRY_BACKOFF_MAX_SECONDS, with "equal jitter" (half
 fixed, half random) so that retries after an outage do not arrive together. Celery's own
 ``retry_backoff`` only jitters in whole seconds, too coarse for a two-minute SLA.
 """
@@ -22,11 +22,11 @@ from django.conf import settings
 from fiscalization import services
 from fiscalization.provider import ProviderUnavailable
 
-FIRST_RETRY_SECONDS = 0.5
+FIRST_RETRY_SECONDS = 0.2
 
 
 def provider_backoff(retries: int) -> float:
-    """Seconds before retry number ``retries`` + 1: 0.25-0.5, 0.5-1, 1-2 ... up to the configured maximum."""
+    """Seconds before retry number ``retries`` + 1: 0.1-0.2, 0.2-0.4, 0.4-0.8 ... up to the configured maximum."""
     ceiling = min(float(settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS), FIRST_RETRY_SECONDS * 2**retries)
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 

@@ -267,7 +267,7 @@ def test_polls_start_quick_and_back_off_to_eight_intervals(settings):
     assert _next_poll_in(receipt) == 4
 
 
-@pytest.mark.parametrize(("retries", "low", "high"), [(0, 0.25, 0.5), (1, 0.5, 1), (3, 2, 4), (20, 15, 30)])
+@pytest.mark.parametrize(("retries", "low", "high"), [(0, 0.1, 0.2), (1, 0.2, 0.4), (3, 0.8, 1.6), (20, 15, 30)])
 def test_provider_retries_back_off_exponentially_with_jitter_up_to_the_maximum(settings, retries, low, high):
     from fiscalization.tasks import provider_backoff
 
