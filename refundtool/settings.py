@@ -192,6 +192,21 @@ CELERY_BEAT_SCHEDULE["sample-consumer-lag"] = {
     "options": {"expires": LAG_SAMPLE_INTERVAL_SECONDS},
 }
 
+KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 6)
+KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1 if DEBUG else 3)
+
+# --- Event runtime --------------------------------------------------------------------------
+CONSUMER_GROUP = os.environ.get("REFUNDTOOL_CONSUMER_GROUP", "refundtool")
+CONSUMER_BATCH_SIZE = env_int("REFUNDTOOL_CONSUMER_BATCH_SIZE", 500)
+# How long a message whose handler asks to retry (e.g. a payment result before its refund) may wait.
+CONSUMER_RETRY_WINDOW_SECONDS = env_int("REFUNDTOOL_CONSUMER_RETRY_WINDOW_SECONDS", 60)
+# Attempts of a handler that raises an unexpected error before the message is dead-lettered.
+CONSUMER_HANDLER_ATTEMPTS = env_int("REFUNDTOOL_CONSUMER_HANDLER_ATTEMPTS", 3)
+OUTBOX_BATCH_SIZE = env_int("REFUNDTOOL_OUTBOX_BATCH_SIZE", 500)
+OUTBOX_RETENTION_HOURS = env_int("REFUNDTOOL_OUTBOX_RETENTION_HOURS", 72)
+# On SQLite there is no LISTEN/NOTIFY: the relay polls this often.
+OUTBOX_POLL_INTERVAL_MS = env_int("REFUNDTOOL_OUTBOX_POLL_INTERVAL_MS", 100)
+
 # --- Domain ---------------------------------------------------------------------------------
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
 BUSINESS_TIME_ZONE = os.environ.get("REFUNDTOOL_BUSINESS_TIME_ZONE", "Europe/Moscow")

@@ -15,7 +15,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from events.embedded_broker import EmbeddedBroker
+from events.embedded_broker import EmbeddedBroker, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -87,3 +88,27 @@ def celery_worker(redis_client: redis.Redis) -> Iterator[object]:
         app, pool="threads", concurrency=2, perform_ping_check=False, queues=["default", "fiscal"], shutdown_timeout=10
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def fresh_broker(settings, monkeypatch) -> Iterator[str]:
+    """A broker of this test's own, for flows that use the specification's fixed topic names."""
+    broker = EmbeddedBroker().start()
+    settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+    yield broker.bootstrap_servers
+    broker.stop()
+
+
+@pytest.fixture
+def cuttable_broker(settings, monkeypatch) -> Iterator[TcpProxy]:
+    """A broker of this test's own that clients reach only through a proxy the test can cut."""
+    proxy_port = free_port()
+    broker = EmbeddedBroker(advertised_port=proxy_port)
+    broker.port = free_port()
+    with TcpProxy(broker.port, listen_port=proxy_port) as proxy:
+        broker.start()
+        settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+        yield proxy
+        broker.stop()

@@ -1,0 +1,244 @@
+"""Dead letters: messages a consumer could not take, parked in `<topic>.dlq` with the reason.
+
+Writing a dead letter needs only the broker, never the database, because the database may be
+what just failed. Reading, replaying and discarding them are operator actions; a decision is
+recorded in the database so the list shows what was done, by whom and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from django.db import IntegrityError, transaction
+
+from events.kafka import admin_client, client_config, producer_config
+from events.models import DeadLetterDecision
+from events.topics import DLQ_SUFFIX
+
+H_ERROR_CLASS = "dlq.error.class"
+H_ERROR_MESSAGE = "dlq.error.message"
+H_TOPIC = "dlq.original.topic"
+H_PARTITION = "dlq.original.partition"
+H_OFFSET = "dlq.original.offset"
+H_GROUP = "dlq.group"
+H_FAILED_AT = "dlq.failed_at"
+DLQ_HEADERS = (H_ERROR_CLASS, H_ERROR_MESSAGE, H_TOPIC, H_PARTITION, H_OFFSET, H_GROUP, H_FAILED_AT)
+MAX_ERROR_MESSAGE_BYTES = 4000
+
+
+class DeadLetterNotFound(LookupError):
+    pass
+
+
+class DeadLetterAlreadyDecided(Exception):
+    pass
+
+
+class DeadLetterPublishFailed(Exception):
+    pass
+
+
+def _header_map(headers: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    return {name: (value or b"").decode("utf-8", "replace") for name, value in headers or []}
+
+
+class DeadLetterPublisher:
+    """Sends failed messages to their dead-letter topic; flush() says whether all arrived."""
+
+    def __init__(self, *, group: str, producer: Producer | None = None) -> None:
+        self.group = group
+        self.producer = producer or Producer(producer_config())
+        self._failed: list[str] = []
+
+    def send(self, message: Message, *, error_class: str, error_message: str) -> None:
+        original = [(k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS]
+        headers = original + [
+            (H_ERROR_CLASS, error_class.encode()),
+            (H_ERROR_MESSAGE, error_message.encode("utf-8", "replace")[:MAX_ERROR_MESSAGE_BYTES]),
+            (H_TOPIC, message.topic().encode()),
+            (H_PARTITION, str(message.partition()).encode()),
+            (H_OFFSET, str(message.offset()).encode()),
+            (H_GROUP, self.group.encode()),
+            (H_FAILED_AT, datetime.now(UTC).isoformat().encode()),
+        ]
+        self.producer.produce(
+            message.topic() + DLQ_SUFFIX,
+            key=message.key(),
+            value=message.value(),
+            headers=headers,
+            on_delivery=self._on_delivery,
+        )
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failed.append(str(error))
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Raises DeadLetterPublishFailed unless every message sent since the last flush arrived."""
+        remaining = self.producer.flush(timeout)
+        failed, self._failed = self._failed, []
+        if remaining or failed:
+            raise DeadLetterPublishFailed(f"{remaining} undelivered, errors: {failed[:3]}")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+    headers: dict[str, str]
+    decision: DeadLetterDecision | None = None
+
+    @property
+    def error_class(self) -> str:
+        return self.headers.get(H_ERROR_CLASS, "")
+
+    @property
+    def error_message(self) -> str:
+        return self.headers.get(H_ERROR_MESSAGE, "")
+
+    @property
+    def original_topic(self) -> str:
+        return self.headers.get(H_TOPIC, self.topic.removesuffix(DLQ_SUFFIX))
+
+    @property
+    def value_text(self) -> str:
+        return (self.value or b"").decode("utf-8", "replace")
+
+    @classmethod
+    def from_message(cls, message: Message) -> DeadLetter:
+        key = message.key()
+        return cls(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            key=key.decode("utf-8", "replace") if key is not None else None,
+            value=message.value(),
+            headers=_header_map(message.headers()),
+        )
+
+
+def _reader() -> Consumer:
+    # A throwaway group that never commits: reading dead letters moves nobody's offsets.
+    return Consumer(
+        client_config(
+            **{
+                "group.id": f"refundtool-dlq-reader-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+    )
+
+
+def dlq_topics() -> list[str]:
+    return sorted(t for t in admin_client().list_topics(timeout=10).topics if t.endswith(DLQ_SUFFIX))
+
+
+def dead_letter_list(*, topics: list[str] | None = None, limit: int = 200, timeout: float = 10.0) -> list[DeadLetter]:
+    """Every dead letter of the given (default: all) DLQ topics, oldest first per partition."""
+    reader = _reader()
+    try:
+        metadata = reader.list_topics(timeout=timeout)
+        wanted = topics if topics is not None else [t for t in metadata.topics if t.endswith(DLQ_SUFFIX)]
+        assignment = [
+            TopicPartition(topic, partition, OFFSET_BEGINNING)
+            for topic in wanted
+            if topic in metadata.topics
+            for partition in metadata.topics[topic].partitions
+        ]
+        letters: list[DeadLetter] = []
+        if assignment:
+            reader.assign(assignment)
+            # Read to the end of each partition (EOF events), not to the high watermark, which
+            # some brokers report low right after a batch.
+            pending = {(tp.topic, tp.partition) for tp in assignment}
+            while pending and len(letters) < limit:
+                batch = reader.consume(num_messages=min(500, limit), timeout=timeout)
+                if not batch:
+                    break
+                for message in batch:
+                    if message.error():
+                        if message.error().code() == KafkaError._PARTITION_EOF:
+                            pending.discard((message.topic(), message.partition()))
+                        continue
+                    letters.append(DeadLetter.from_message(message))
+        return _with_decisions(letters[:limit])
+    finally:
+        reader.close()
+
+
+def dead_letter_get(*, topic: str, partition: int, offset: int, timeout: float = 10.0) -> DeadLetter:
+    reader = _reader()
+    try:
+        reader.assign([TopicPartition(topic, partition, offset)])
+        message = reader.poll(timeout)
+        if message is None or message.error() or message.offset() != offset:
+            raise DeadLetterNotFound(f"no dead letter at {topic}[{partition}]@{offset}")
+        return _with_decisions([DeadLetter.from_message(message)])[0]
+    finally:
+        reader.close()
+
+
+def _with_decisions(letters: list[DeadLetter]) -> list[DeadLetter]:
+    if not letters:
+        return letters
+    decisions = {
+        (d.dlq_topic, d.partition, d.offset): d
+        for d in DeadLetterDecision.objects.filter(dlq_topic__in={letter.topic for letter in letters})
+    }
+    return [
+        DeadLetter(**{**letter.__dict__, "decision": decisions.get((letter.topic, letter.partition, letter.offset))})
+        for letter in letters
+    ]
+
+
+def _decide(letter: DeadLetter, *, action: str, actor: str, reason: str) -> DeadLetterDecision:
+    if not reason.strip():
+        raise ValueError("a reason is required")
+    try:
+        with transaction.atomic():
+            return DeadLetterDecision.objects.create(
+                dlq_topic=letter.topic,
+                partition=letter.partition,
+                offset=letter.offset,
+                action=action,
+                actor=actor,
+                reason=reason.strip(),
+            )
+    except IntegrityError as exc:
+        raise DeadLetterAlreadyDecided(f"{letter.topic}[{letter.partition}]@{letter.offset} was already decided") from exc
+
+
+def dead_letter_replay(*, topic: str, partition: int, offset: int, actor: str, reason: str) -> DeadLetterDecision:
+    """Republishes the original message to its original topic; consumers take it like any other.
+
+    The decision row is written first and rolled back if the broker does not take the message,
+    so two operators cannot replay the same letter twice.
+    """
+    letter = dead_letter_get(topic=topic, partition=partition, offset=offset)
+    with transaction.atomic():
+        decision = _decide(letter, action=DeadLetterDecision.Action.REPLAY, actor=actor, reason=reason)
+        producer = Producer(producer_config())
+        errors: list[KafkaError] = []
+        producer.produce(
+            letter.original_topic,
+            key=letter.key,
+            value=letter.value,
+            headers=[(k, v.encode()) for k, v in letter.headers.items() if k not in DLQ_HEADERS],
+            on_delivery=lambda error, _message: errors.append(error) if error else None,
+        )
+        if producer.flush(30) or errors:
+            raise DeadLetterPublishFailed(f"replay of {topic}[{partition}]@{offset} failed: {errors or 'timeout'}")
+    return decision
+
+
+def dead_letter_discard(*, topic: str, partition: int, offset: int, actor: str, reason: str) -> DeadLetterDecision:
+    letter = dead_letter_get(topic=topic, partition=partition, offset=offset)
+    return _decide(letter, action=DeadLetterDecision.Action.DISCARD, actor=actor, reason=reason)

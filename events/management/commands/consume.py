@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from events.consumer import EventConsumer
+from events.handlers import handled_event_types
+from events.process import stop_on_signals
+from events.topics import dlq_topic_for, topics_ensure
+
+
+class Command(BaseCommand):
+    help = "Consume BOB and Payment events into the refund domain until SIGTERM."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--group", default=settings.CONSUMER_GROUP, help="consumer group id")
+        parser.add_argument(
+            "--countries",
+            default=",".join(settings.REFUNDTOOL_COUNTRIES),
+            help="comma-separated countries this consumer handles; others are skipped (default: REFUNDTOOL_COUNTRIES)",
+        )
+        parser.add_argument("--batch-size", type=int, default=settings.CONSUMER_BATCH_SIZE)
+
+    def handle(self, *args: object, group: str, countries: str, batch_size: int, **options: object) -> None:
+        wanted = {c.strip().upper() for c in countries.split(",") if c.strip()}
+        unknown = wanted - set(settings.REFUNDTOOL_COUNTRIES)
+        if not wanted or unknown:
+            raise CommandError(
+                f"--countries must name countries this deployment serves ({','.join(settings.REFUNDTOOL_COUNTRIES)});"
+                f" unknown: {','.join(sorted(unknown)) or 'none given'}"
+            )
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        event_types = handled_event_types()
+        consumer = EventConsumer(
+            group=group,
+            event_types=event_types,
+            countries=wanted,
+            batch_size=batch_size,
+            retry_window_seconds=settings.CONSUMER_RETRY_WINDOW_SECONDS,
+            handler_attempts=settings.CONSUMER_HANDLER_ATTEMPTS,
+        )
+        topics_ensure(topics=consumer.topics + [dlq_topic_for(t) for t in consumer.topics])
+        consumer.run(stop_on_signals())

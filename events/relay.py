@@ -1,0 +1,198 @@
+"""The outbox relay: publishes committed outbox rows in order and marks them published.
+
+Several relays may run: each claims a batch with FOR UPDATE SKIP LOCKED. Per key, a later row is
+never sent before an earlier one is acknowledged: a claimed row waits when an earlier row of its key
+is held by another relay, and within a batch the rows of one key go out in rounds, one per key per
+round, each round acknowledged before the next. A crash between publish and mark re-sends the row
+with the same eid, which consumers drop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+import psycopg
+from confluent_kafka import KafkaError, Message, Producer
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Min
+from django.utils import timezone
+
+from events.envelope import encode_message
+from events.kafka import producer_config
+from events.metrics import EVENTS_PRODUCED, OUTBOX_PUBLISH_LATENCY
+from events.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "refundtool_outbox"
+BACKOFF_MAX_SECONDS = 30.0
+PRUNE_EVERY_SECONDS = 300.0
+DELIVERY_TIMEOUT_MS = 15000
+
+
+class OutboxRelay:
+    def __init__(self, *, batch_size: int, poll_interval: float, retention: timedelta) -> None:
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.retention = retention
+        self.producer = Producer(producer_config(**{"delivery.timeout.ms": DELIVERY_TIMEOUT_MS}))
+        self._listener: psycopg.Connection | None = None
+        self._backoff = 0.0
+        self._last_prune = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    published, failed = self.relay_batch()
+                except (OperationalError, InterfaceError) as exc:
+                    self._reconnect()
+                    self._backoff = min(BACKOFF_MAX_SECONDS, max(0.5, self._backoff * 2))
+                    logger.warning("database unavailable (%s); retrying in %.1fs", exc, self._backoff)
+                    stop.wait(self._backoff)
+                    continue
+                if failed:
+                    self._backoff = min(BACKOFF_MAX_SECONDS, max(0.5, self._backoff * 2))
+                    logger.warning("broker did not take %d event(s); retrying in %.1fs", failed, self._backoff)
+                    stop.wait(self._backoff)
+                    continue
+                self._backoff = 0.0
+                if published >= self.batch_size:
+                    continue
+                if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+                    self.prune()
+                try:
+                    self._wait_for_work(stop)
+                except psycopg.Error:
+                    self._reconnect()
+        finally:
+            self.producer.flush(5)
+            if self._listener is not None:
+                self._listener.close()
+
+    def relay_batch(self) -> tuple[int, int]:
+        """Publishes one claimed batch; returns (published, failed) row counts."""
+        with transaction.atomic():
+            claimed = list(
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(published_at__isnull=True)
+                .order_by("id")[: self.batch_size]
+            )
+            rows = self._without_keys_held_elsewhere(claimed)
+            if not rows:
+                return 0, 0
+            published, errors = self._publish_in_key_order(rows)
+            now = timezone.now()
+            if published:
+                OutboxMessage.objects.filter(id__in=[row.id for row in published]).update(
+                    published_at=now, attempts=F("attempts") + 1, last_error=""
+                )
+            for row in rows:
+                if row.id in errors:
+                    OutboxMessage.objects.filter(id=row.id).update(
+                        attempts=F("attempts") + 1, last_error=errors[row.id][:2000]
+                    )
+        for row in published:
+            EVENTS_PRODUCED.labels(row.event_type).inc()
+            OUTBOX_PUBLISH_LATENCY.observe((now - row.created_at).total_seconds())
+        return len(published), len(rows) - len(published)
+
+    @staticmethod
+    def _without_keys_held_elsewhere(claimed: list[OutboxMessage]) -> list[OutboxMessage]:
+        """Drops rows whose key has an earlier unpublished row that this batch does not hold."""
+        if not claimed:
+            return claimed
+        claimed_ids = {row.id for row in claimed}
+        earliest_elsewhere = dict(
+            OutboxMessage.objects.filter(
+                published_at__isnull=True, key__in={row.key for row in claimed}, id__lt=max(claimed_ids)
+            )
+            .exclude(id__in=claimed_ids)
+            .values("key")
+            .annotate(first=Min("id"))
+            .values_list("key", "first")
+        )
+        return [row for row in claimed if row.key not in earliest_elsewhere or row.id < earliest_elsewhere[row.key]]
+
+    def _publish_in_key_order(self, rows: list[OutboxMessage]) -> tuple[list[OutboxMessage], dict[int, str]]:
+        by_key: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_key[row.key].append(row)
+        published: list[OutboxMessage] = []
+        errors: dict[int, str] = {}
+        failed_keys: set[str] = set()
+        for round_index in range(max(len(key_rows) for key_rows in by_key.values())):
+            batch = [
+                key_rows[round_index]
+                for key, key_rows in by_key.items()
+                if len(key_rows) > round_index and key not in failed_keys
+            ]
+            if not batch:
+                break
+            results: dict[int, KafkaError | None] = {}
+            for row in batch:
+                self._produce(row, results)
+            self.producer.flush(DELIVERY_TIMEOUT_MS / 1000 + 5)
+            for row in batch:
+                error = results.get(row.id, "no delivery report")
+                if error is None:
+                    published.append(row)
+                else:
+                    errors[row.id] = str(error)
+                    failed_keys.add(row.key)
+        return published, errors
+
+    def _produce(self, row: OutboxMessage, results: dict[int, KafkaError | None]) -> None:
+        def on_delivery(error: KafkaError | None, _message: Message, row_id: int = row.id) -> None:
+            results[row_id] = error
+
+        while True:
+            try:
+                self.producer.produce(
+                    row.topic,
+                    key=row.key.encode(),
+                    value=encode_message(row.message),
+                    headers=[(name, str(value).encode()) for name, value in row.headers.items()],
+                    on_delivery=on_delivery,
+                )
+                return
+            except BufferError:
+                self.producer.poll(0.1)
+
+    def prune(self) -> int:
+        self._last_prune = time.monotonic()
+        deleted, _ = OutboxMessage.objects.filter(
+            published_at__isnull=False, published_at__lt=timezone.now() - self.retention
+        ).delete()
+        if deleted:
+            logger.info("pruned %d published outbox rows", deleted)
+        return deleted
+
+    def _wait_for_work(self, stop: threading.Event) -> None:
+        """LISTEN/NOTIFY on PostgreSQL wakes the relay within milliseconds of a commit; SQLite polls."""
+        if connection.vendor != "postgresql":
+            stop.wait(self.poll_interval)
+            return
+        # A timeout bounds the wait, so a lost notification or a stop request costs at most a second.
+        for _ in self._listen().notifies(timeout=1.0, stop_after=1):
+            pass
+
+    def _reconnect(self) -> None:
+        connection.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _listen(self) -> psycopg.Connection:
+        if self._listener is None or self._listener.closed:
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return self._listener

@@ -1,0 +1,120 @@
+"""A stand-in for the Payment service, for local runs, tests and benchmarks.
+
+It answers every refund.item_ready_to_refund command with a payment.refund_processed event,
+after a latency and with a failure rate of your choice. It is at-least-once like the real thing:
+a restart may answer a command twice, which Refund Tool must take calmly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+
+from events.envelope import MalformedMessage, build_message, decode_message, kafka_record
+from events.kafka import consumer_config, producer_config
+from events.specification import get_event_spec
+from events.validation import validate_message
+
+logger = logging.getLogger(__name__)
+COMMAND = "refund.item_ready_to_refund"
+RESULT = "payment.refund_processed"
+
+
+def payment_result_data(command: dict[str, Any], *, succeeded: bool) -> dict[str, Any]:
+    data = command["data"]
+    result = {
+        "refund_id": data["refund_id"],
+        "order_number": data["order_number"],
+        "status": "succeeded" if succeeded else "failed",
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "processed_at": datetime.now(UTC).isoformat(),
+    }
+    if succeeded:
+        result["payment_transaction_id"] = f"txn-{uuid.uuid4().hex[:16]}"
+    else:
+        result["failure_reason"] = "card issuer declined the refund (simulated)"
+    return result
+
+
+class PaymentSimulator:
+    def __init__(self, *, group: str, fail_rate: float, latency_ms: int, seed: int | None = None) -> None:
+        self.fail_rate = fail_rate
+        self.latency = latency_ms / 1000
+        self.rng = random.Random(seed)  # noqa: S311 - simulated outcomes, not secrets
+        self.consumer = Consumer(consumer_config(group))
+        self.producer = Producer(producer_config())
+        self.answered = 0
+        self._due: list[tuple[float, int, Message]] = []
+        self._sequence = 0
+
+    def run(self, stop: threading.Event) -> None:
+        self.consumer.subscribe([get_event_spec(COMMAND).topic])
+        try:
+            while not stop.is_set():
+                wait = 0.5 if not self._due else max(0.0, min(0.5, self._due[0][0] - time.monotonic()))
+                for message in self.consumer.consume(num_messages=500, timeout=wait):
+                    if message.error():
+                        continue
+                    self._sequence += 1
+                    heapq.heappush(self._due, (time.monotonic() + self.latency, self._sequence, message))
+                self._answer_due()
+        finally:
+            self.producer.flush(10)
+            self.consumer.close()
+
+    def _answer_due(self) -> None:
+        now = time.monotonic()
+        answered: list[Message] = []
+        while self._due and self._due[0][0] <= now:
+            message = heapq.heappop(self._due)[2]
+            self._answer(message)
+            answered.append(message)
+        if not answered:
+            return
+        if self.producer.flush(30):
+            logger.warning("the broker did not acknowledge every answer; they will be sent again")
+            return
+        last: dict[tuple[str, int], int] = {}
+        for message in answered:
+            last[(message.topic(), message.partition())] = message.offset()
+        # Commits only what was answered; a command still waiting out its latency is not committed.
+        pending = {(m.topic(), m.partition()) for _, _, m in self._due}
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items() if (t, p) not in pending]
+        if offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        self.answered += len(answered)
+
+    def _answer(self, message: Message) -> None:
+        try:
+            command = decode_message(message.value())
+        except MalformedMessage as exc:
+            logger.warning("ignoring an unreadable command at offset %s: %s", message.offset(), exc)
+            return
+        if validate_message(COMMAND, command):
+            logger.warning("ignoring an invalid command at offset %s", message.offset())
+            return
+        succeeded = self.rng.random() >= self.fail_rate
+        answer = build_message(
+            RESULT,
+            payment_result_data(command, succeeded=succeeded),
+            country=command["metadata"]["country"],
+            causation_id=command["metadata"]["eid"],
+            flow_id=command["metadata"].get("flow_id"),
+            producer="payment",
+        )
+        record = kafka_record(answer)
+        while True:
+            try:
+                self.producer.produce(record.topic, key=record.key, value=record.value, headers=record.headers)
+                return
+            except BufferError:
+                self.producer.poll(0.1)

@@ -1,0 +1,74 @@
+"""Dead letters: written without the database, then listed, shown, replayed and discarded by on-call."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from events.dead_letters import DeadLetterPublisher, dead_letter_list
+from events.models import DeadLetterDecision
+from tests.support.kafka import create_topic, produce_one_by_one, read_all
+
+
+@pytest.fixture
+def dead_letter(unique_name):
+    """A poison message consumed from `topic` and parked in `topic.dlq`."""
+    topic = create_topic(unique_name("orders"))
+    create_topic(topic + ".dlq")
+    produce_one_by_one(topic, [b"{not json"], key=b"ORDER-1")
+    original = read_all(topic, expect=1)[0]
+    publisher = DeadLetterPublisher(group="refundtool-test")
+    publisher.send(original, error_class="MalformedMessage", error_message="the value is not valid UTF-8 JSON")
+    publisher.flush()
+    return topic
+
+
+def test_the_dead_letter_keeps_the_message_and_says_why(dead_letter):
+    [letter] = read_all(dead_letter + ".dlq", expect=1)
+    headers = {k: v.decode() for k, v in letter.headers()}
+    assert letter.value() == b"{not json"
+    assert letter.key() == b"ORDER-1"
+    assert headers["dlq.error.class"] == "MalformedMessage"
+    assert headers["dlq.error.message"] == "the value is not valid UTF-8 JSON"
+    assert headers["dlq.original.topic"] == dead_letter
+    assert (headers["dlq.original.partition"], headers["dlq.original.offset"]) == ("0", "0")
+    assert headers["dlq.group"] == "refundtool-test"
+    assert "dlq.failed_at" in headers
+
+
+@pytest.mark.django_db
+def test_list_and_show(dead_letter, capsys):
+    call_command("dlq", "list", "--topic", dead_letter + ".dlq")
+    out = capsys.readouterr().out
+    assert f"{dead_letter}.dlq 0 0  key=ORDER-1  MalformedMessage: the value is not valid UTF-8 JSON  [open]" in out
+    call_command("dlq", "show", dead_letter + ".dlq", "0", "0")
+    out = capsys.readouterr().out
+    assert "dlq.original.topic: " + dead_letter in out
+    assert "{not json" in out
+
+
+@pytest.mark.django_db
+def test_replay_republishes_to_the_original_topic_once(dead_letter):
+    call_command("dlq", "replay", dead_letter + ".dlq", "0", "0", "--reason", "handler fixed", "--actor", "oncall")
+    original, replayed = read_all(dead_letter, expect=2)
+    assert (replayed.value(), replayed.key()) == (original.value(), original.key())
+    assert not any(k.startswith("dlq.") for k, _ in replayed.headers() or [])
+    decision = DeadLetterDecision.objects.get()
+    assert (decision.action, decision.actor, decision.reason) == ("replay", "oncall", "handler fixed")
+    with pytest.raises(CommandError, match="already decided"):
+        call_command("dlq", "replay", dead_letter + ".dlq", "0", "0", "--reason", "again")
+    assert len(read_all(dead_letter, expect=3, timeout=3)) == 2
+
+
+@pytest.mark.django_db
+def test_discard_records_who_and_why(dead_letter):
+    call_command("dlq", "discard", dead_letter + ".dlq", "0", "0", "--reason", "test order", "--actor", "ann")
+    [letter] = dead_letter_list(topics=[dead_letter + ".dlq"])
+    assert (letter.decision.action, letter.decision.actor, letter.decision.reason) == ("discard", "ann", "test order")
+
+
+@pytest.mark.django_db
+def test_bad_operator_input_is_a_clear_error(dead_letter):
+    with pytest.raises(CommandError, match="no dead letter"):
+        call_command("dlq", "show", dead_letter + ".dlq", "0", "42")
+    with pytest.raises(CommandError, match="a reason is required"):
+        call_command("dlq", "discard", dead_letter + ".dlq", "0", "0", "--reason", "  ")
+    assert not DeadLetterDecision.objects.exists()
