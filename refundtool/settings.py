@@ -43,6 +43,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
 DEVELOPMENT_SECRET_KEY = "refundtool-development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -156,6 +164,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 
 # --- Kafka ----------------------------------------------------------------------------------
 EMBEDDED_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
@@ -203,6 +212,30 @@ OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS = env_int("REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFOR
 # --- Domain ---------------------------------------------------------------------------------
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
 BUSINESS_TIME_ZONE = os.environ.get("REFUNDTOOL_BUSINESS_TIME_ZONE", "Europe/Moscow")
+
+# --- Fiscal receipts (54-FZ) -------------------------------------------------------------------
+# The ATOL Online v5-style provider; the defaults point at `manage.py fiscal_emulator` on port 8081.
+FISCAL_PROVIDER_URL = os.environ.get("FISCAL_PROVIDER_URL", "http://127.0.0.1:8081/possystem/v5")
+FISCAL_LOGIN = os.environ.get("FISCAL_LOGIN", "refundtool")
+FISCAL_PASSWORD = os.environ.get("FISCAL_PASSWORD", "refundtool")
+FISCAL_GROUP_CODE = os.environ.get("FISCAL_GROUP_CODE", "refundtool-ru_1")
+FISCAL_COMPANY_INN = os.environ.get("FISCAL_COMPANY_INN", "7700000001")
+FISCAL_COMPANY_SNO = os.environ.get("FISCAL_COMPANY_SNO", "osn")
+FISCAL_COMPANY_EMAIL = os.environ.get("FISCAL_COMPANY_EMAIL", "receipts@refundtool.example")
+FISCAL_COMPANY_PAYMENT_ADDRESS = os.environ.get("FISCAL_COMPANY_PAYMENT_ADDRESS", "https://shop.refundtool.example")
+FISCAL_SLA_SECONDS = env_int("FISCAL_SLA_SECONDS", 120)
+FISCAL_HTTP_TIMEOUT_SECONDS = env_int("FISCAL_HTTP_TIMEOUT_SECONDS", 10)
+FISCAL_TOKEN_TTL_SECONDS = env_int("FISCAL_TOKEN_TTL_SECONDS", 86400)
+FISCAL_POLL_INTERVAL_SECONDS = env_float("FISCAL_POLL_INTERVAL_SECONDS", 0.5)
+FISCAL_RETRY_BACKOFF_MAX_SECONDS = env_int("FISCAL_RETRY_BACKOFF_MAX_SECONDS", 30)
+FISCAL_LOST_TASK_SECONDS = env_int("FISCAL_LOST_TASK_SECONDS", 30)
+FISCAL_SWEEP_INTERVAL_SECONDS = env_float("FISCAL_SWEEP_INTERVAL_SECONDS", 30.0)
+FISCAL_DELIVERY_VAT_RATE = os.environ.get("FISCAL_DELIVERY_VAT_RATE", "22")
+CELERY_TASK_ROUTES["fiscalization.*"] = {"queue": "fiscal"}
+CELERY_BEAT_SCHEDULE["fiscal-sweep"] = {
+    "task": "fiscalization.sweep_receipts",
+    "schedule": FISCAL_SWEEP_INTERVAL_SECONDS,
+}
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

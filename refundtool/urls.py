@@ -8,6 +8,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("monitoring/", include("events.monitoring.urls")),
+    path("api/fiscal/", include("fiscalization.urls")),
     path("api/", include("events.gateway.urls")),
     path("", include("django_prometheus.urls")),
 ]
