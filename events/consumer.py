@@ -4,7 +4,8 @@ For each polled batch, in partition order:
 - a message that cannot be parsed or validated goes to `<topic>.dlq`;
 - a message for a country this deployment does not serve is skipped;
 - any other message is recorded in the inbox and handled in one savepoint of the batch's
-  transaction; a redelivered eid is a no-op;
+  transaction, which also answers the command it responds to (events.expectations); a
+  redelivered eid is a no-op;
 - a handler's RejectMessage dead-letters the message; RetryMessageLater and unexpected errors
   pause its partition and try again later, until the retry window or the attempts run out.
 Offsets are committed only after the batch's transaction commits and its dead letters are
@@ -27,6 +28,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from events.dead_letters import DeadLetterPublisher, DeadLetterPublishError
 from events.envelope import MalformedMessage, decode_message
 from events.exceptions import RejectMessage, RetryMessageLater
+from events.expectations import expectations_answer
 from events.handlers import IncomingEvent, handler_for
 from events.kafka import consumer_config
 from events.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_MESSAGE_SECONDS, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
@@ -224,6 +226,7 @@ class EventConsumer:
                 recorded = True
                 if handler is not None:
                     handler(event)
+                expectations_answer(event=event)
         except IntegrityError as exc:
             if not recorded:
                 EVENTS_CONSUMED.labels(event.event_type, "duplicate").inc()

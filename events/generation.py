@@ -66,6 +66,7 @@ def asyncapi_document(specification: Specification) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    correlations = _correlation_fields(specification)
     for spec in specification.specs:
         channel_id = _identifier(spec.topic)
         channels[channel_id] = {
@@ -75,6 +76,11 @@ def asyncapi_document(specification: Specification) -> dict[str, Any]:
             "bindings": {"kafka": {"topic": spec.topic, "bindingVersion": KAFKA_BINDING_VERSION}},
         }
         messages[channel_id] = _asyncapi_message(spec)
+        if spec.topic in correlations:
+            messages[channel_id]["correlationId"] = {
+                "description": "Names the command a response answers, with the same value in both",
+                "location": f"$message.payload#/data/{correlations[spec.topic]}",
+            }
         action = "send" if spec.owner == "refundtool" else "receive"
         operation: dict[str, Any] = {
             "action": action,
@@ -106,6 +112,18 @@ def asyncapi_document(specification: Specification) -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages},
     }
+
+
+def _correlation_fields(specification: Specification) -> dict[str, str]:
+    """Topic -> the data field that correlates a command with its response, on both sides."""
+    fields: dict[str, str] = {}
+    for spec in specification.specs:
+        if spec.response_correlation_field is None:
+            continue
+        fields[spec.topic] = spec.response_correlation_field
+        for version in specification.versions(spec.response_event_type or ""):
+            fields[specification.get(spec.response_event_type or "", version).topic] = spec.response_correlation_field
+    return fields
 
 
 def _asyncapi_message(spec: EventSpec) -> dict[str, Any]:

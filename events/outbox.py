@@ -10,6 +10,7 @@ from uuid import UUID
 from django.db import connection
 
 from events.envelope import build_message
+from events.expectations import expectations_open
 from events.models import OutboxMessage
 from events.specification import get_event_spec
 from events.validation import validate_message
@@ -35,7 +36,8 @@ def outbox_enqueue(
     """Writes the events one change causes, in order; must run inside that change's transaction.
 
     On PostgreSQL a statement trigger on the outbox table sends NOTIFY, which the database delivers
-    to the relay only when this transaction commits (and folds into one per transaction).
+    to the relay only when this transaction commits (and folds into one per transaction). A
+    command-like event also opens the expectation of its response (events.expectations).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the transaction of the change it announces")
@@ -61,4 +63,6 @@ def outbox_enqueue(
                 headers={"eid": eid, "event_type": event.event_type},
             )
         )
-    return OutboxMessage.objects.bulk_create(rows)
+    written = OutboxMessage.objects.bulk_create(rows)
+    expectations_open(messages=written)
+    return written

@@ -51,6 +51,9 @@ class EventSpec:
     partition_key: str
     response_event_type: str | None
     response_timeout_seconds: int | None
+    # The data field, present in the command and in its response, that says which command a response
+    # answers (e.g. refund_id); None when only metadata.causation_id links them.
+    response_correlation_field: str | None
     description: str
     # The payload schema with shared types inlined; may carry x- annotations for the DTO generator.
     data_schema: dict[str, Any] = field(compare=False, repr=False)
@@ -129,6 +132,8 @@ def load_specification(directory: Path = SPEC_DIR) -> Specification:
     for spec in specs:
         if spec.response_event_type is not None and spec.response_event_type not in names:
             raise SpecError(f"{spec.topic}.yaml: response event type {spec.response_event_type!r} is not specified")
+        if spec.response_correlation_field is not None:
+            _check_correlation_field(spec, [s for s in specs if s.name == spec.response_event_type])
     return Specification(
         directory=directory,
         envelope_description=str(envelope.get("description", "")),
@@ -204,11 +209,17 @@ def _load_event_file(path: Path, metadata_schema: dict[str, Any], inline: Any) -
     if category not in ("event", "command"):
         raise SpecError(f"{where}: category must be 'event' or 'command'")
     if category == "command":
-        if not isinstance(response, dict) or set(response) != {"event_type", "timeout_seconds"}:
-            raise SpecError(f"{where}: a command needs response: {{event_type, timeout_seconds}}")
+        if (
+            not isinstance(response, dict)
+            or not {"event_type", "timeout_seconds"} <= set(response)
+            or not set(response) <= {"event_type", "timeout_seconds", "correlation_field"}
+        ):
+            raise SpecError(f"{where}: a command needs response: {{event_type, timeout_seconds[, correlation_field]}}")
         timeout = response["timeout_seconds"]
         if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
             raise SpecError(f"{where}: response.timeout_seconds must be a positive integer")
+        if not isinstance(response.get("correlation_field", ""), str):
+            raise SpecError(f"{where}: response.correlation_field must be the name of a data field")
     elif response is not None:
         raise SpecError(f"{where}: only a command has a response")
 
@@ -231,10 +242,23 @@ def _load_event_file(path: Path, metadata_schema: dict[str, Any], inline: Any) -
         partition_key=partition_key,
         response_event_type=response["event_type"] if response else None,
         response_timeout_seconds=response["timeout_seconds"] if response else None,
+        response_correlation_field=response.get("correlation_field") if response else None,
         description=" ".join(str(raw["description"]).split()),
         data_schema=data_schema,
         message_schema=_message_schema(name, version, topic, str(raw["description"]), metadata_schema, data_schema),
     )
+
+
+def _check_correlation_field(command: EventSpec, responses: list[EventSpec]) -> None:
+    """The correlation field is a required string field of the command and of every version of its response."""
+    field_name = command.response_correlation_field
+    for spec in (command, *responses):
+        schema = spec.data_schema.get("properties", {}).get(field_name)
+        if field_name not in spec.data_schema.get("required", ()) or not schema or schema.get("type") != "string":
+            raise SpecError(
+                f"{command.topic}.yaml: response.correlation_field {field_name!r} must be a required string "
+                f"field of {spec.name} v{spec.version}"
+            )
 
 
 def _message_schema(

@@ -1,8 +1,10 @@
 """A stand-in for the Payment service, for local runs, tests and benchmarks.
 
-It answers every refund.item_ready_to_refund command with a payment.refund_processed event,
-after a latency and with a failure rate of your choice. It is at-least-once like the real thing:
-a restart may answer a command twice, which Refund Tool must take calmly.
+It answers refund.item_ready_to_refund commands with a payment.refund_processed event, after a
+latency and with a failure rate of your choice. It is at-least-once like the real thing: a restart
+may answer a command twice, which Refund Tool must take calmly. With an answer rate below 1 it
+leaves that share of refunds unanswered (read, committed, never answered), as a Payment service
+that loses commands would: what the unanswered-command monitoring is there to catch.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def payment_result_data(command: dict[str, Any], *, succeeded: bool) -> dict[str
 
 
 class PaymentSimulator:
-    def __init__(self, *, group: str, fail_rate: float, latency_ms: int) -> None:
+    def __init__(self, *, group: str, fail_rate: float, latency_ms: int, answer_rate: float = 1.0) -> None:
         self.fail_rate = fail_rate
+        self.answer_rate = answer_rate
         self.latency = latency_ms / 1000
         self.consumer = Consumer(consumer_config(group))
         self.producer = Producer(producer_config())
@@ -73,37 +76,43 @@ class PaymentSimulator:
 
     def _answer_due(self) -> None:
         now = time.monotonic()
-        answered: list[Message] = []
+        handled: list[Message] = []
+        answers = 0
         while self._due and self._due[0][0] <= now:
             message = heapq.heappop(self._due)[2]
-            self._answer(message)
-            answered.append(message)
-        if not answered:
+            answers += self._answer(message)
+            handled.append(message)
+        if not handled:
             return
         if self.producer.flush(30):
             logger.warning("the broker did not acknowledge every answer; they will be sent again")
             return
         last: dict[tuple[str, int], int] = {}
-        for message in answered:
+        for message in handled:
             last[(message.topic(), message.partition())] = message.offset()
-        # Commits only what was answered; a command still waiting out its latency is not committed.
+        # Commits only what was handled; a command still waiting out its latency is not committed.
         pending = {(m.topic(), m.partition()) for _, _, m in self._due}
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items() if (t, p) not in pending]
         if offsets:
             self.consumer.commit(offsets=offsets, asynchronous=False)
-        self.answered += len(answered)
+        self.answered += answers
 
-    def _answer(self, message: Message) -> None:
+    def _answer(self, message: Message) -> bool:
+        """Produces the answer to one command; False when it is left unanswered or cannot be read."""
         try:
             command = decode_message(message.value())
         except MalformedMessage as exc:
             logger.warning("ignoring an unreadable command at offset %s: %s", message.offset(), exc)
-            return
+            return False
         if validate_message(COMMAND, command):
             logger.warning("ignoring an invalid command at offset %s", message.offset())
-            return
+            return False
         # The outcome is a function of the refund, so a command delivered twice is answered alike.
-        succeeded = random.Random(command["data"]["refund_id"]).random() >= self.fail_rate
+        refund_id = command["data"]["refund_id"]
+        if random.Random(f"{refund_id}:answer").random() >= self.answer_rate:
+            logger.info("leaving the command for refund %s unanswered (answer rate %s)", refund_id, self.answer_rate)
+            return False
+        succeeded = random.Random(refund_id).random() >= self.fail_rate
         answer = build_message(
             RESULT,
             payment_result_data(command, succeeded=succeeded),
@@ -116,6 +125,6 @@ class PaymentSimulator:
         while True:
             try:
                 self.producer.produce(record.topic, key=record.key, value=record.value, headers=record.headers)
-                return
+                return True
             except BufferError:
                 self.producer.poll(0.1)

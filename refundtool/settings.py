@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from events.monitoring.multiprocess import use_multiprocess_directory
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("REFUNDTOOL_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -41,6 +43,18 @@ def env_int(name: str, default: int) -> int:
         return int(raw) if raw else default
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
+
+
+def env_seconds_by_name(name: str, defaults: dict[str, int], *, allowed: set[str] | None = None) -> dict[str, int]:
+    """`defaults` with the "name=seconds,name=seconds" pairs of the variable on top."""
+    result = dict(defaults)
+    for part in env_list(name, ""):
+        key, _, seconds = (item.strip() for item in part.partition("="))
+        if (allowed is not None and key not in allowed) or not key or not seconds.isdigit() or int(seconds) < 1:
+            names = f" with a name of {', '.join(sorted(allowed))}" if allowed is not None else ""
+            raise ImproperlyConfigured(f"{name}: {part!r} is not name=seconds (seconds >= 1){names}")
+        result[key] = int(seconds)
+    return result
 
 
 def env_float(name: str, default: float) -> float:
@@ -195,6 +209,12 @@ CELERY_BEAT_SCHEDULE["sample-consumer-lag"] = {
 KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 6)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1 if DEBUG else 3)
 
+# --- Metrics (/metrics) -----------------------------------------------------------------------
+# Every process writes its metrics to files here and /metrics adds them up; set before any app
+# creates a metric. The directory must start empty with the deployment (run_all empties it).
+PROMETHEUS_MULTIPROC_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "prometheus")
+use_multiprocess_directory(PROMETHEUS_MULTIPROC_DIR)
+
 # --- Event runtime --------------------------------------------------------------------------
 CONSUMER_GROUP = os.environ.get("REFUNDTOOL_CONSUMER_GROUP", "refundtool")
 CONSUMER_BATCH_SIZE = env_int("REFUNDTOOL_CONSUMER_BATCH_SIZE", 500)
@@ -236,6 +256,55 @@ CELERY_BEAT_SCHEDULE["fiscal-sweep"] = {
     "task": "fiscalization.sweep_receipts",
     "schedule": FISCAL_SWEEP_INTERVAL_SECONDS,
 }
+
+# --- On-call monitoring: unanswered commands, stuck refunds, history -----------------------------
+# A command's response is due within its spec's timeout; "refund.item_ready_to_refund=60" overrides it.
+RESPONSE_TIMEOUT_SECONDS = env_seconds_by_name("REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS", {})
+RESPONSE_CHECK_INTERVAL_SECONDS = env_int("REFUNDTOOL_RESPONSE_CHECK_INTERVAL_SECONDS", 30)
+# The periodic check compares commands sent with responses received over this window.
+RESPONSE_WINDOW_SECONDS = env_int("REFUNDTOOL_RESPONSE_WINDOW_SECONDS", 300)
+RESPONSE_EXPECTATION_RETENTION_HOURS = env_int("REFUNDTOOL_RESPONSE_EXPECTATION_RETENTION_HOURS", 168)
+# A refund is stuck when it stays in a state longer than this; "ready_to_refund=600,refunded=300"
+# overrides single states. Completed and cancelled refunds are never stuck.
+STUCK_AFTER_SECONDS_DEFAULTS = {
+    "requested": 300,  # the creating transaction moves it on at once: seeing one at all is wrong
+    "ready_to_refund": 1800,  # Payment answers within the command's timeout (900 s) and then some
+    "refunded": FISCAL_SLA_SECONDS,  # awaiting the fiscal receipt: stuck exactly when the SLA breaks
+    "payment_failed": 86400,  # support retries or resolves within a working day
+    "fiscal_failed": 3600,
+    "needs_attention": 86400,
+}
+REFUNDTOOL_STUCK_AFTER_SECONDS = env_seconds_by_name(
+    "REFUNDTOOL_STUCK_AFTER_SECONDS", STUCK_AFTER_SECONDS_DEFAULTS, allowed=set(STUCK_AFTER_SECONDS_DEFAULTS)
+)
+# How often the stuck check, the refund-state history and the lag history run, and how long history is kept.
+MONITORING_SAMPLE_INTERVAL_SECONDS = env_int("REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS", 60)
+MONITORING_HISTORY_HOURS = env_int("REFUNDTOOL_MONITORING_HISTORY_HOURS", 48)
+for _name, _value in [
+    ("REFUNDTOOL_RESPONSE_CHECK_INTERVAL_SECONDS", RESPONSE_CHECK_INTERVAL_SECONDS),
+    ("REFUNDTOOL_RESPONSE_WINDOW_SECONDS", RESPONSE_WINDOW_SECONDS),
+    ("REFUNDTOOL_RESPONSE_EXPECTATION_RETENTION_HOURS", RESPONSE_EXPECTATION_RETENTION_HOURS),
+    ("REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS", MONITORING_SAMPLE_INTERVAL_SECONDS),
+    ("REFUNDTOOL_MONITORING_HISTORY_HOURS", MONITORING_HISTORY_HOURS),
+]:
+    if _value < 1:
+        raise ImproperlyConfigured(f"{_name}={_value} must be at least 1")
+# Each check is stale by the time the next one is due, so a queued one expires then.
+CELERY_BEAT_SCHEDULE["check-response-expectations"] = {
+    "task": "events.check_response_expectations",
+    "schedule": float(RESPONSE_CHECK_INTERVAL_SECONDS),
+    "options": {"expires": RESPONSE_CHECK_INTERVAL_SECONDS},
+}
+for _task, _entry in [
+    ("refundtool.flag_stuck_refunds", "flag-stuck-refunds"),
+    ("refundtool.record_refund_states", "record-refund-states"),
+    ("events.record_lag_history", "record-lag-history"),
+]:
+    CELERY_BEAT_SCHEDULE[_entry] = {
+        "task": _task,
+        "schedule": float(MONITORING_SAMPLE_INTERVAL_SECONDS),
+        "options": {"expires": MONITORING_SAMPLE_INTERVAL_SECONDS},
+    }
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

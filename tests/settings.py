@@ -4,14 +4,21 @@ DATABASE_URL overrides the database; TEST_REDIS_URL the Redis database that the 
 (never REDIS_URL, so a developer's own Redis data is safe).
 """
 
+import atexit
 import hashlib
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/refundtool")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The metrics of this run's processes (this one and those it starts) go to a directory of its own.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="refundtool-metrics-")
 
 from refundtool.settings import *  # noqa: F403
 from refundtool.settings import BASE_DIR, DATABASES
+
+atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 # One test database per checkout, so two worktrees can run the suite at once.
 _checkout = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: S324 - a name, not a secret

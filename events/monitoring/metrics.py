@@ -1,7 +1,8 @@
 """Prometheus gauges of consumer lag, computed from the stored windows at each scrape.
 
-A collector rather than gauges set by the sampler: the sampler runs in a Celery worker, /metrics is
-served by the web processes, and the store is what they share. Status codes are Burrow's
+A scrape collector (events.monitoring.collectors) rather than gauges set by the sampler: the
+sampler runs in a Celery worker, /metrics is served by the web processes, and the store is what
+they share. Status codes are Burrow's
 (NOTFOUND=0, OK=1, WARN=2, ERR=3, STOP=4, STALL=5, REWIND=6).
 """
 
@@ -14,7 +15,7 @@ from functools import partial
 
 from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
+from prometheus_client.registry import Collector
 
 from events.lag import STATUS_CODES
 from events.monitoring.selectors import LagSnapshot, lag_snapshot
@@ -109,7 +110,3 @@ class ConsumerLagCollector(Collector):
             logger.exception("reading consumer lag for /metrics")
             families = _LagFamilies()
         return iter(families.all())
-
-
-def register_consumer_lag_collector(registry: CollectorRegistry = REGISTRY) -> None:
-    registry.register(ConsumerLagCollector())

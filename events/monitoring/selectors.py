@@ -1,12 +1,15 @@
-"""Reads of consumer lag: the stored windows, evaluated by Burrow's rules."""
+"""Reads for on-call: consumer lag (the stored windows, evaluated by Burrow's rules) and the commands
+still waiting for their response."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 
 from events.lag import GroupStatus, evaluate_group
+from events.models import ResponseExpectation
 from events.monitoring import store
 
 
@@ -39,3 +42,18 @@ def lag_snapshot() -> LagSnapshot:
         return LagSnapshot(sampled_at_ms=None, statuses=[])
     statuses = sorted((group_windows_status(g) for g in store.load_groups(index.groups)), key=lambda s: s.group)
     return LagSnapshot(sampled_at_ms=index.sampled_at_ms, statuses=statuses)
+
+
+def expectations_waiting(
+    *, now: datetime, overdue: bool | None = None, command_type: str | None = None, limit: int = 100
+) -> tuple[list[ResponseExpectation], int]:
+    """Open expectations, earliest deadline first, and how many match in all: overdue ones only
+    (True), those still in time (False) or both (None)."""
+    waiting = ResponseExpectation.objects.filter(answered_at__isnull=True)
+    if overdue is True:
+        waiting = waiting.filter(deadline__lt=now)
+    elif overdue is False:
+        waiting = waiting.filter(deadline__gte=now)
+    if command_type is not None:
+        waiting = waiting.filter(command_type=command_type)
+    return list(waiting.order_by("deadline", "id")[:limit]), waiting.count()

@@ -1,4 +1,6 @@
-"""Consumer lag over HTTP in Burrow's v3 shape, so Burrow's dashboards and alert scripts read it.
+"""On-call endpoints: consumer lag in Burrow's v3 shape, commands waiting for responses, /metrics.
+
+Consumer lag answers in Burrow's v3 shape, so Burrow's dashboards and alert scripts read it.
 
 ``GET /monitoring/lag/<group>`` answers like Burrow's ``/v3/kafka/<cluster>/consumer/<group>/lag``
 (every partition); ``GET /monitoring/lag/`` lists every group with its status. Both are open like
@@ -10,14 +12,27 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from prometheus_client.exposition import choose_encoder
 
+from events.errors import FieldError
+from events.expectations import command_types
 from events.lag import Commit, GroupStatus, PartitionStatus
-from events.monitoring.selectors import lag_group_status, lag_snapshot
+from events.models import ResponseExpectation
+from events.monitoring.charts import legend, line_chart_svg
+from events.monitoring.collectors import metrics_registry
+from events.monitoring.dashboard import dashboard_build
+from events.monitoring.selectors import expectations_waiting, lag_group_status, lag_snapshot
 
 View = Callable[..., JsonResponse]
 
@@ -127,3 +142,161 @@ def _offset_json(commit: Commit | None) -> dict[str, Any] | None:
 
 def _request_info(request: HttpRequest) -> dict[str, str]:
     return {"url": request.path, "host": socket.gethostname()}
+
+
+# --- responses to commands -------------------------------------------------------------------------
+
+RESPONSES_DEFAULT_LIMIT = 100
+RESPONSES_MAX_LIMIT = 1000
+_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+@_get_only
+def responses_list(request: HttpRequest) -> JsonResponse:
+    """Commands waiting for their response, most overdue first.
+
+    ``overdue=1`` only those past their deadline, ``overdue=0`` only those still in time (both open);
+    ``command_type`` one command type; ``limit`` 1..1000 (100). Anything else is a 400 naming it.
+    """
+    try:
+        query = _responses_query(request)
+    except _InvalidQuery as exc:
+        return _invalid_query_response(exc.errors)
+    now = timezone.now()
+    expectations, total = expectations_waiting(
+        now=now, overdue=query.overdue, command_type=query.command_type, limit=query.limit
+    )
+    return JsonResponse(
+        {
+            "error": False,
+            "now": now.isoformat(),
+            "filters": {"overdue": query.overdue, "command_type": query.command_type},
+            "count": total,
+            "limit": query.limit,
+            "responses": [_expectation_json(expectation, now) for expectation in expectations],
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ResponsesQuery:
+    overdue: bool | None
+    command_type: str | None
+    limit: int
+
+
+class _InvalidQuery(Exception):  # noqa: N818 - internal control flow, never raised out of this module
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = errors
+
+
+def _responses_query(request: HttpRequest) -> _ResponsesQuery:
+    params = request.GET
+    errors = [
+        FieldError(f"/query/{name}", "is not a parameter of this endpoint (overdue, command_type, limit)")
+        for name in sorted(set(params) - {"overdue", "command_type", "limit"})
+    ]
+    errors += [
+        FieldError(f"/query/{name}", "is given more than once")
+        for name in sorted(params)
+        if len(params.getlist(name)) > 1
+    ]
+    overdue = None
+    if "overdue" in params:
+        overdue = _BOOLEANS.get(params["overdue"].strip().lower())
+        if overdue is None:
+            errors.append(FieldError("/query/overdue", f"{params['overdue']!r} is not one of 1, 0, true, false"))
+    command_type = params.get("command_type") or None
+    if command_type is not None and command_type not in command_types():
+        errors.append(
+            FieldError("/query/command_type", f"{command_type!r} is not a command type ({', '.join(command_types())})")
+        )
+    limit = RESPONSES_DEFAULT_LIMIT
+    if "limit" in params:
+        raw = params["limit"]
+        if not raw.isdigit() or not 1 <= int(raw) <= RESPONSES_MAX_LIMIT:
+            errors.append(FieldError("/query/limit", f"{raw!r} is not a whole number from 1 to {RESPONSES_MAX_LIMIT}"))
+        else:
+            limit = int(raw)
+    if errors:
+        raise _InvalidQuery(errors)
+    return _ResponsesQuery(overdue=overdue, command_type=command_type, limit=limit)
+
+
+def _invalid_query_response(errors: list[FieldError]) -> JsonResponse:
+    return JsonResponse(
+        {
+            "error": True,
+            "code": "invalid_query",
+            "message": "the query parameters are invalid",
+            "errors": [error.as_dict() for error in errors],
+        },
+        status=400,
+    )
+
+
+def _expectation_json(expectation: ResponseExpectation, now: datetime) -> dict[str, Any]:
+    late = (now - expectation.deadline).total_seconds()
+    return {
+        "command_eid": str(expectation.command_eid),
+        "command_type": expectation.command_type,
+        "response_type": expectation.response_type,
+        "correlation": {"field": expectation.correlation_field, "value": expectation.correlation_value}
+        if expectation.correlation_field
+        else None,
+        "key": expectation.key,
+        "country": expectation.country,
+        "sent_at": expectation.sent_at.isoformat(),
+        "deadline": expectation.deadline.isoformat(),
+        "overdue": late > 0,
+        "overdue_seconds": round(max(late, 0.0), 3),
+        "reported_overdue_at": expectation.overdue_at.isoformat() if expectation.overdue_at else None,
+    }
+
+
+# --- /metrics -----------------------------------------------------------------------------------------
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text (or OpenMetrics when asked) of every process, and the scrape-time figures."""
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(metrics_registry()), content_type=content_type)
+
+
+# --- the monitoring page (admin) -------------------------------------------------------------------
+
+DASHBOARD_RANGES = {name: timedelta(hours=int(name[:-1])) for name in ("1h", "6h", "24h", "48h")}
+DASHBOARD_DEFAULT_RANGE = "6h"
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Charts and tiles the apps register; staff only (the URL wraps it in admin_view)."""
+    range_name = request.GET.get("range", DASHBOARD_DEFAULT_RANGE)
+    if range_name not in DASHBOARD_RANGES:
+        message = f"{range_name!r} is not one of {', '.join(DASHBOARD_RANGES)}"
+        return _invalid_query_response([FieldError("/query/range", message)])
+    until = timezone.now()
+    since = until - DASHBOARD_RANGES[range_name]
+    built = dashboard_build(since=since, until=until)
+    panels = [
+        {
+            "name": panel.name,
+            "chart": panel.chart,
+            "error": panel.error,
+            "svg": mark_safe(line_chart_svg(panel.chart, since=since, until=until)) if panel.chart else "",  # noqa: S308 - built from escaped parts
+            "legend": legend(panel.chart) if panel.chart else [],
+        }
+        for panel in built.panels
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Monitoring",
+        "tiles": built.tiles,
+        "panels": panels,
+        "ranges": list(DASHBOARD_RANGES),
+        "range": range_name,
+        "since": since,
+        "until": until,
+    }
+    return TemplateResponse(request, "admin/monitoring/dashboard.html", context)

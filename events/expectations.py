@@ -1,0 +1,252 @@
+"""Unanswered commands: every command-like event sent waits for the response its specification names.
+
+- The outbox opens an expectation in the transaction that writes the command: the response type,
+  the deadline (sent + the spec's timeout, or RESPONSE_TIMEOUT_SECONDS for that command) and the
+  value of the spec's correlation field (``refund_id`` for item_ready_to_refund).
+- The consumer answers it in the transaction that records the response, so a response whose
+  handler fails or is rejected leaves it open. A response answers the open expectations of its type
+  whose command it names: by ``metadata.causation_id`` (the command's eid) or by the correlation
+  field's value.
+- ``expectations_check`` (Celery beat) marks the open ones past their deadline as overdue, once each,
+  and sends ``expectation_overdue`` so that apps can react (refundtool flags the refund); it also
+  compares, per command type, the commands sent with the responses received in the last window.
+
+A deadline counts from when the outbox took the command, not from when the relay published it: a
+customer waits either way, and a relay that cannot publish shows in the outbox backlog as well.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Min, Q
+from django.dispatch import Signal
+from django.utils import timezone
+
+from events.handlers import IncomingEvent
+from events.models import OutboxMessage, ResponseExpectation
+from events.monitoring.history import RESPONSE_WINDOW_SERIES, samples_record
+from events.specification import EventSpec, all_event_specs, get_event_spec
+
+logger = logging.getLogger(__name__)
+
+OVERDUE_BATCH_SIZE = 500
+
+expectation_overdue = Signal()
+"""Sent inside the check's transaction with ``expectations``: the ones just found overdue (each once).
+A receiver that raises rolls the marking back, so the next check offers them again."""
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+def response_timeout_seconds(spec: EventSpec) -> int:
+    """The spec's timeout, unless settings.RESPONSE_TIMEOUT_SECONDS sets one for this command."""
+    return int(settings.RESPONSE_TIMEOUT_SECONDS.get(spec.name, spec.response_timeout_seconds or 0))
+
+
+def expectations_open(*, messages: Sequence[OutboxMessage]) -> list[ResponseExpectation]:
+    """Opens one expectation per command among outbox rows being written; runs in their transaction."""
+    rows = []
+    for message in messages:
+        spec = get_event_spec(message.event_type, message.version)
+        if spec.category != "command" or spec.response_event_type is None:
+            continue
+        field = spec.response_correlation_field or ""
+        rows.append(
+            ResponseExpectation(
+                command_eid=message.eid,
+                command_type=spec.name,
+                response_type=spec.response_event_type,
+                correlation_field=field,
+                correlation_value=str(message.message["data"][field]) if field else "",
+                key=message.key,
+                country=str(message.message["metadata"].get("country") or ""),
+                sent_at=message.created_at,
+                deadline=message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
+            )
+        )
+    return ResponseExpectation.objects.bulk_create(rows) if rows else []
+
+
+def expectations_answer(*, event: IncomingEvent, answered_at: datetime | None = None) -> int:
+    """Answers the open expectations a consumed event responds to; returns how many. A no-op (no
+    query) for event types that answer no command. Runs in the transaction that records the event."""
+    commands = _commands_answered_by().get(event.event_type)
+    if not commands:
+        return 0
+    names = Q()
+    causation_id = _uuid_or_none(event.metadata.get("causation_id"))
+    if causation_id is not None:
+        names |= Q(command_eid=causation_id)
+    for command in commands:
+        field = command.response_correlation_field
+        if field and event.data.get(field) is not None:
+            names |= Q(command_type=command.name, correlation_value=str(event.data[field]))
+    if not names:
+        return 0
+    return ResponseExpectation.objects.filter(names, response_type=event.event_type, answered_at__isnull=True).update(
+        answered_at=answered_at or timezone.now(), response_eid=event.eid
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseWindow:
+    """Commands of one type sent, and responses to them received, in the window that ends at ``until``."""
+
+    command_type: str
+    window_seconds: int
+    until: datetime
+    sent: int
+    answered: int
+    open: int  # sent at any time, not answered yet
+    overdue: int  # open and past the deadline
+    oldest_open_sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationCheck:
+    newly_overdue: int
+    windows: list[ResponseWindow]
+    pruned: int
+
+
+def expectations_check(*, now: datetime | None = None) -> ExpectationCheck:
+    """The periodic check: marks newly overdue expectations (telling the apps), compares commands sent
+    with responses received over the last RESPONSE_WINDOW_SECONDS (logged, and kept for the monitoring
+    page), and prunes old answered ones."""
+    now = now or timezone.now()
+    newly_overdue = expectations_mark_overdue(now=now)
+    windows = response_windows(now=now, window_seconds=settings.RESPONSE_WINDOW_SECONDS)
+    for window in windows:
+        level = logging.INFO
+        if window.sent and not window.answered and _silent_for_a_window(window):
+            level = logging.WARNING
+        logger.log(
+            level,
+            "%s in the last %ss: %d sent, %d answered; %d open, %d overdue",
+            window.command_type,
+            window.window_seconds,
+            window.sent,
+            window.answered,
+            window.open,
+            window.overdue,
+        )
+    samples_record(
+        series=RESPONSE_WINDOW_SERIES,
+        values={
+            f"{window.command_type} {figure}": getattr(window, figure)
+            for window in windows
+            for figure in ("sent", "answered", "overdue")
+        },
+        at=now,
+    )
+    pruned, _ = ResponseExpectation.objects.filter(
+        answered_at__lt=now - timedelta(hours=settings.RESPONSE_EXPECTATION_RETENTION_HOURS)
+    ).delete()
+    return ExpectationCheck(newly_overdue=newly_overdue, windows=windows, pruned=pruned)
+
+
+def expectations_mark_overdue(*, now: datetime) -> int:
+    """Marks open expectations past their deadline as overdue, in batches; returns how many."""
+    marked = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                ResponseExpectation.objects.select_for_update(skip_locked=True)
+                .filter(answered_at__isnull=True, overdue_at__isnull=True, deadline__lt=now)
+                .order_by("deadline")[:OVERDUE_BATCH_SIZE]
+            )
+            if not due:
+                return marked
+            ResponseExpectation.objects.filter(id__in=[e.id for e in due]).update(overdue_at=now)
+            for expectation in due:
+                expectation.overdue_at = now
+            expectation_overdue.send(sender=ResponseExpectation, expectations=due)
+        logger.warning(
+            "%d command(s) got no response by their deadline, e.g. %s %s (awaiting %s since %s)",
+            len(due),
+            due[0].command_type,
+            due[0].correlation_value or due[0].command_eid,
+            due[0].response_type,
+            due[0].sent_at.isoformat(),
+        )
+        marked += len(due)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def response_windows(*, now: datetime, window_seconds: int) -> list[ResponseWindow]:
+    """One window per command type of the specification (zeros included), by command type."""
+    since = now - timedelta(seconds=window_seconds)
+    is_open = Q(answered_at__isnull=True)
+    figures = {
+        row["command_type"]: row
+        for row in ResponseExpectation.objects.filter(Q(sent_at__gte=since) | Q(answered_at__gte=since) | is_open)
+        .values("command_type")
+        .annotate(
+            sent=Count("id", filter=Q(sent_at__gte=since, sent_at__lt=now)),
+            answered=Count("id", filter=Q(answered_at__gte=since, answered_at__lt=now)),
+            open=Count("id", filter=is_open),
+            overdue=Count("id", filter=is_open & Q(deadline__lt=now)),
+            oldest_open=Min("sent_at", filter=is_open),
+        )
+    }
+    windows = []
+    for command_type in command_types():
+        row = figures.get(command_type, {})
+        windows.append(
+            ResponseWindow(
+                command_type=command_type,
+                window_seconds=window_seconds,
+                until=now,
+                sent=row.get("sent", 0),
+                answered=row.get("answered", 0),
+                open=row.get("open", 0),
+                overdue=row.get("overdue", 0),
+                oldest_open_sent_at=row.get("oldest_open"),
+            )
+        )
+    return windows
+
+
+def expectations_overdue(*, now: datetime, command_type: str | None = None) -> Q:
+    """Open and past the deadline (whether or not the check has marked it yet)."""
+    condition = Q(answered_at__isnull=True, deadline__lt=now)
+    return condition & Q(command_type=command_type) if command_type else condition
+
+
+def command_types() -> list[str]:
+    return sorted({spec.name for spec in all_event_specs() if spec.category == "command"})
+
+
+@functools.cache
+def _commands_answered_by() -> dict[str, list[EventSpec]]:
+    answered_by: dict[str, list[EventSpec]] = {}
+    for spec in all_event_specs():
+        if spec.category == "command" and spec.response_event_type is not None:
+            answered_by.setdefault(spec.response_event_type, []).append(spec)
+    return answered_by
+
+
+def _silent_for_a_window(window: ResponseWindow) -> bool:
+    """An open command older than the window got no response in it: the responder may be down."""
+    oldest = window.oldest_open_sent_at
+    return oldest is not None and oldest <= window.until - timedelta(seconds=window.window_seconds)
+
+
+def _uuid_or_none(value: object) -> UUID | None:
+    if not value:
+        return None
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None

@@ -1,0 +1,60 @@
+"""What on-call monitoring keeps in the database: flags raised on things that need a look, and the
+history behind the monitoring page's charts."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Flag(models.Model):
+    """Something about one subject (e.g. a refund) that on-call or support should look at.
+
+    A flag changes nothing about its subject: it is raised by a periodic check and cleared when the
+    check finds the condition gone; the cleared row stays as history. A subject has at most one open
+    flag of a kind, so raising one again is a no-op.
+    """
+
+    subject_type = models.CharField(max_length=50)  # e.g. "refund"
+    subject_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=50)  # e.g. "stuck", "payment_unanswered"
+    detail = models.TextField()
+    raised_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    clear_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "kind"],
+                condition=Q(cleared_at__isnull=True),
+                name="flag_one_open_per_subject_and_kind",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["subject_type", "kind"], condition=Q(cleared_at__isnull=True), name="flag_open_idx"),
+            models.Index(fields=["subject_type", "subject_id"], name="flag_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_type} {self.subject_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
+
+
+class Sample(models.Model):
+    """One point of a time series the monitoring page draws (e.g. refunds in a state, a group's lag)."""
+
+    series = models.CharField(max_length=64)
+    label = models.CharField(max_length=200)  # which line of the series: a state, a consumer group
+    value = models.FloatField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["series", "at"], name="sample_series_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.series}[{self.label}]={self.value} at {self.at.isoformat()}"
