@@ -25,6 +25,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+# Defines the event runtime's metrics in the process that serves /metrics too, so they are declared
+# even before a consumer or relay process records them.
+from events import metrics as _event_runtime_metrics  # noqa: F401
 from events.expectations import response_windows
 from events.models import OutboxMessage
 from events.monitoring.models import Flag

@@ -1,0 +1,139 @@
+"""GET /metrics: Prometheus text that adds up every process, and the figures read at scrape time."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from events.models import OutboxMessage
+from events.monitoring import collectors
+from events.monitoring.multiprocess import clear_multiprocess_directory, multiprocess_active
+from events.monitoring.services import lag_sample
+from refundtool.models import Refund
+from tests.domain.factories import new_refund
+from tests.monitoring.helpers import metric_samples
+from tests.support.kafka import read_all
+from tests.support.processes import wait_for
+
+# Every metric the issue names, by what it is for.
+NAMED = {
+    "HTTP": "django_http_requests_total_by_method",
+    "events consumed": "refundtool_events_consumed",
+    "events produced": "refundtool_events_produced",
+    "events dead-lettered": "refundtool_events_dead_lettered",
+    "outbox backlog size": "refundtool_outbox_backlog",
+    "outbox oldest age": "refundtool_outbox_oldest_age_seconds",
+    "consumer processing latency": "refundtool_consumer_message_seconds",
+    "receipt SLA histogram": "refundtool_fiscal_refunded_to_done_seconds",
+    "stuck refunds": "refundtool_refunds_stuck",
+    "overdue responses": "refundtool_responses_overdue",
+    "lag per partition": "kafka_consumer_partition_lag",
+}
+
+
+def families(exposition: str) -> dict[str, object]:
+    return {family.name: family for family in text_string_to_metric_families(exposition)}
+
+
+@pytest.mark.slow
+def test_metrics_parse_and_name_everything_including_what_other_processes_recorded(flow, redis_client, client):
+    group = "refundtool-metrics"
+    flow.start("consumer", "consume", "--group", group)
+    flow.start("relay", "relay_outbox")
+    flow.publish(flow.request("KZ"))
+    flow.publish_raw("bob.refund_requested.v1", b'{"metadata": ', key=b"KZ-POISON")
+    wait_for(
+        lambda: Refund.objects.exists() and not OutboxMessage.objects.filter(published_at__isnull=True).exists(),
+        timeout=60,
+        message=flow.logs,
+    )
+    assert len(read_all("bob.refund_requested.v1.dlq", expect=1)) == 1
+    wait_for(lambda: lag_sample() is not None, timeout=10)  # the real sampler, so lag has partitions
+
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    exposition = response.content.decode()
+    found = families(exposition)
+    assert {what: name for what, name in NAMED.items() if name not in found} == {}
+
+    samples = metric_samples(exposition)
+    consumed = ("refundtool_events_consumed_total", (("event_type", "bob.refund_requested"), ("outcome", "processed")))
+    dead = (
+        "refundtool_events_dead_lettered_total",
+        (("error_class", "MalformedMessage"), ("topic", "bob.refund_requested.v1")),
+    )
+    produced = ("refundtool_events_produced_total", (("event_type", "refund.item_ready_to_refund"),))
+    assert samples[consumed] == 1
+    assert samples[dead] == 1
+    assert samples[produced] == 1
+    assert samples[("refundtool_consumer_message_seconds_count", ())] >= 1
+    # This process consumed and produced nothing: the figures came from the consumer and relay processes.
+    assert REGISTRY.get_sample_value(consumed[0], dict(consumed[1])) is None
+    assert REGISTRY.get_sample_value(produced[0], dict(produced[1])) is None
+
+    assert samples[("refundtool_outbox_backlog", ())] == 0
+    assert samples[("refundtool_responses_open", (("command_type", "refund.item_ready_to_refund"),))] == 1
+    assert samples[("refundtool_responses_overdue", (("command_type", "refund.item_ready_to_refund"),))] == 0
+    assert samples[("refundtool_refunds_stuck", (("state", "ready_to_refund"),))] == 0
+    lag = {
+        labels: value
+        for (name, labels), value in samples.items()
+        if name == "kafka_consumer_partition_lag" and dict(labels)["consumer_group"] == group
+    }
+    assert lag
+    assert set(lag.values()) == {0}
+    assert ("refundtool_fiscal_refunded_to_done_seconds_count", ()) in samples
+    assert all(value == 1 for (name, _), value in samples.items() if name == "refundtool_metrics_collector_up")
+    for name in ("consumer", "relay"):
+        assert flow.processes[name].stop() == 0, flow.logs()
+
+
+@pytest.mark.django_db
+def test_the_outbox_backlog_counts_unpublished_rows():
+    new_refund()
+    samples = metric_samples(_scrape())
+    assert samples[("refundtool_outbox_backlog", ())] == 3  # two snapshots and the command
+    assert samples[("refundtool_outbox_oldest_age_seconds", ())] >= 0
+
+
+@pytest.mark.django_db
+def test_a_failing_source_costs_its_own_figures_only(monkeypatch):
+    def broken() -> list:
+        raise ConnectionError("the source is down")
+
+    monkeypatch.setitem(collectors._scrape_collectors, "broken", broken)
+    samples = metric_samples(_scrape())
+    assert samples[("refundtool_metrics_collector_up", (("collector", "broken"),))] == 0
+    assert samples[("refundtool_metrics_collector_up", (("collector", "outbox"),))] == 1
+    assert ("refundtool_outbox_backlog", ()) in samples
+
+
+@pytest.mark.django_db
+def test_a_metric_no_process_recorded_yet_is_still_declared(client):
+    exposition = client.get("/metrics").content.decode()
+    dead_lettered = families(exposition)["refundtool_events_dead_lettered"]
+    assert dead_lettered.type == "counter"
+    assert "# HELP refundtool_events_dead_lettered_total Messages sent to a dead-letter topic." in exposition
+
+
+@pytest.mark.django_db
+def test_openmetrics_when_asked(client):
+    response = client.get("/metrics", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
+    assert response["Content-Type"].startswith("application/openmetrics-text")
+    assert response.content.decode().endswith("# EOF\n")
+
+
+def test_the_suite_runs_in_multiprocess_mode_and_run_all_can_clear_the_directory(tmp_path):
+    assert multiprocess_active()
+    (tmp_path / "counter_host-1.db").write_bytes(b"x")
+    (tmp_path / "keep.txt").write_text("not a metric file")
+    assert clear_multiprocess_directory(tmp_path) == 1
+    assert [path.name for path in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def _scrape() -> str:
+    from django.test import Client
+
+    return Client().get("/metrics").content.decode()
