@@ -23,6 +23,7 @@ Level = Literal["ok", "warn", "err"]
 class Line:
     label: str
     points: list[tuple[datetime, float]]  # oldest first
+    colour: str | None = None  # the chart's palette unless a meaning asks for one (red for overdue)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ histograms to memory-mapped files in PROMETHEUS_MULTIPROC_DIR; /metrics adds the
 call ``use_multiprocess_directory`` before any app creates a metric. Files are named by host and pid,
 so containers that share the directory on one volume (each with its own pid 1) never share a file.
 
-The directory must start empty with the deployment (run_all clears it; compose mounts a fresh
-volume): files of processes that are gone keep counting, which keeps counters monotonic while the
-deployment lives.
+Files of processes that are gone keep counting, which keeps counters monotonic while the deployment
+lives; a new deployment starts without the files of the last one (run_all removes the files of
+processes no longer running; compose mounts a fresh tmpfs volume).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from prometheus_client import values
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+_configured = False
 
 
 def process_identifier() -> str:
@@ -28,20 +29,38 @@ def process_identifier() -> str:
 
 def use_multiprocess_directory(directory: Path) -> None:
     """Makes every metric created from now on in this process (and its children) write to `directory`."""
+    global _configured
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[ENV_VAR] = str(directory)
-    if not multiprocess_active():
+    if not _configured:  # one value class per process: two would map the same files twice
         values.ValueClass = values.MultiProcessValue(process_identifier=process_identifier)
+        _configured = True
 
 
 def multiprocess_active() -> bool:
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
-def clear_multiprocess_directory(directory: Path) -> int:
-    """Removes the metric files of an earlier run; returns how many."""
+def clear_stale_files(directory: Path) -> int:
+    """Removes the metric files of processes that no longer run on this host (an earlier run's);
+    returns how many. Files of live processes stay, so a running process keeps its figures."""
     removed = 0
     for path in directory.glob("*.db"):
-        path.unlink(missing_ok=True)
-        removed += 1
+        if not _written_by_a_live_process(path):
+            path.unlink(missing_ok=True)
+            removed += 1
     return removed
+
+
+def _written_by_a_live_process(path: Path) -> bool:
+    identifier = path.stem.rsplit("_", 1)[-1]  # counter_<id>, gauge_livesum_<id>, ...
+    host, _, pid = identifier.rpartition("-")
+    if not pid.isdigit() or (host and host != socket.gethostname().replace("_", "-")):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from events.expectations import response_windows
 from events.models import OutboxMessage
-from events.monitoring.dashboard import Chart, Tile
+from events.monitoring.dashboard import Chart, Line, Tile
 from events.monitoring.history import CONSUMER_LAG_SERIES, RESPONSE_WINDOW_SERIES, series_lines
 from events.monitoring.selectors import lag_snapshot
 
@@ -28,12 +28,23 @@ def consumer_lag_chart(since: datetime, until: datetime) -> Chart:
     )
 
 
+FIGURE_COLOURS = {"sent": "#0072B2", "answered": "#009E73", "overdue": "#D55E00"}
+
+
 def responses_chart(since: datetime, until: datetime) -> Chart:
     window = settings.RESPONSE_WINDOW_SECONDS
+    figures = list(FIGURE_COLOURS)
+    lines = sorted(
+        series_lines(series=RESPONSE_WINDOW_SERIES, since=since, until=until),
+        key=lambda line: (line.label.rsplit(" ", 1)[0], figures.index(line.label.rsplit(" ", 1)[-1])),
+    )
     return Chart(
         title="Commands sent and answered",
         unit="count",
-        lines=series_lines(series=RESPONSE_WINDOW_SERIES, since=since, until=until),
+        lines=[
+            Line(label=line.label, points=line.points, colour=FIGURE_COLOURS[line.label.rsplit(" ", 1)[-1]])
+            for line in lines
+        ],
         description=f"Per command type, in the {window} s before each check: commands sent, responses "
         "received, and commands past their deadline without a response.",
         gap_seconds=3 * settings.RESPONSE_CHECK_INTERVAL_SECONDS,

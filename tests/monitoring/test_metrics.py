@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import OutboxMessage
 from events.monitoring import collectors
-from events.monitoring.multiprocess import clear_multiprocess_directory, multiprocess_active
+from events.monitoring.multiprocess import clear_stale_files, multiprocess_active, process_identifier
 from events.monitoring.services import lag_sample
 from refundtool.models import Refund
 from tests.domain.factories import new_refund
@@ -125,12 +129,29 @@ def test_openmetrics_when_asked(client):
     assert response.content.decode().endswith("# EOF\n")
 
 
-def test_the_suite_runs_in_multiprocess_mode_and_run_all_can_clear_the_directory(tmp_path):
+def test_the_suite_runs_in_multiprocess_mode(settings):
     assert multiprocess_active()
-    (tmp_path / "counter_host-1.db").write_bytes(b"x")
-    (tmp_path / "keep.txt").write_text("not a metric file")
-    assert clear_multiprocess_directory(tmp_path) == 1
-    assert [path.name for path in tmp_path.iterdir()] == ["keep.txt"]
+    assert any(
+        path.name.endswith(f"_{process_identifier()}.db") for path in settings.PROMETHEUS_MULTIPROC_DIR.iterdir()
+    )
+
+
+def test_run_all_removes_the_files_of_processes_gone_and_keeps_the_living(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = process_identifier().rsplit("-", 1)[0]
+    files = {
+        "mine": f"counter_{process_identifier()}.db",
+        "mine, a live gauge": f"gauge_livesum_{process_identifier()}.db",
+        "gone": f"counter_{host}-{gone.stdout.strip()}.db",
+        "another host": f"histogram_elsewhere-{os.getpid()}.db",
+    }
+    for name in files.values():
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a metric file")
+    assert clear_stale_files(tmp_path) == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [files["mine"], files["mine, a live gauge"], "notes.txt"]
+    )
 
 
 def _scrape() -> str:

@@ -1,7 +1,8 @@
 """Runs the whole service on one machine: the README's first command ends here.
 
-It starts the embedded broker when KAFKA_BOOTSTRAP_SERVERS is not set, migrates, makes sure a
-development admin exists, then supervises web, Celery worker and beat, and every long-running
+It starts the embedded broker when KAFKA_BOOTSTRAP_SERVERS is not set, migrates, removes the metric
+files an earlier run left in PROMETHEUS_MULTIPROC_DIR, makes sure a development admin exists, then
+supervises web, Celery worker and beat, and every long-running
 management command of the service that exists (consumers, outbox relay, simulators, fiscal
 emulator). Each child runs in its own process group, so a stop takes its grandchildren too.
 SIGINT or SIGTERM stops everything; so does any child that exits on its own.
@@ -23,6 +24,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.embedded_broker import EmbeddedBroker, port_is_free
+from events.monitoring.multiprocess import clear_stale_files
 from events.topics import topics_ensure
 
 DEV_ADMIN_USERNAME = "admin"
@@ -63,6 +65,8 @@ class Command(BaseCommand):
                 settings.KAFKA_BOOTSTRAP_SERVERS = self.broker.bootstrap_servers
             call_command("migrate", interactive=False, verbosity=0)
             topics_ensure()
+            # Every child writes its metrics there (the settings export the directory to them).
+            clear_stale_files(settings.PROMETHEUS_MULTIPROC_DIR)
             self._ensure_dev_admin()
             for child in self._children(host, port, options):
                 self.children[child.name] = subprocess.Popen(child.argv, env=env, start_new_session=True)
