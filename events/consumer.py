@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 import orjson
+import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -51,7 +52,7 @@ _INBOX_INSERT = f"""
     INSERT INTO {InboxMessage._meta.db_table}
         (eid, "group", event_type, topic, "partition", "offset", key, message, received_at)
     SELECT run.eid, %s, run.event_type, run.topic, run.partition, run.offset, run.key, run.message::jsonb, %s
-    FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[])
+    FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int4[], %b::int8[], %b::text[], %b::text[])
         AS run(eid, event_type, topic, partition, "offset", key, message)
     ON CONFLICT (eid, "group") DO NOTHING
     RETURNING eid
@@ -285,7 +286,9 @@ class EventConsumer:
 
     def _record_in_inbox(self, events: list[IncomingEvent]) -> list[IncomingEvent]:
         """Records the events in the inbox in one statement; returns those whose eid is new to the group."""
-        with connection.cursor() as cursor:
+        connection.ensure_connection()
+        # A plain psycopg cursor binds the arrays in binary (%b): no escaping of every JSON text.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
                 _INBOX_INSERT,
                 [

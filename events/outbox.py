@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django.db import connection
 
+from events.bulk import bulk_insert
 from events.envelope import build_message
 from events.models import OutboxMessage
 from events.specification import get_event_spec
@@ -35,11 +36,12 @@ def outbox_enqueue(
     """Writes the events one change causes, in order; must run inside that change's transaction.
 
     On PostgreSQL a statement trigger on the outbox table sends NOTIFY, which the database delivers
-    to the relay only when this transaction commits (and folds into one per transaction).
+    to the relay only when this transaction commits (and folds into one per transaction). The rows
+    returned carry their eids; their ids are not read back.
     """
-    return outbox_write(
-        messages=outbox_messages(events=events, country=country, causation_id=causation_id, flow_id=flow_id)
-    )
+    messages = outbox_messages(events=events, country=country, causation_id=causation_id, flow_id=flow_id)
+    outbox_write(messages=messages)
+    return messages
 
 
 def outbox_messages(
@@ -80,8 +82,8 @@ def outbox_messages(
     return rows
 
 
-def outbox_write(*, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+def outbox_write(*, messages: Sequence[OutboxMessage]) -> None:
     """Writes outbox rows (of one change or of many, in order) in one statement, inside their transaction."""
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the transaction of the change it announces")
-    return OutboxMessage.objects.bulk_create(messages)
+    bulk_insert(messages)

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from events.bulk import bulk_insert
 from events.errors import FieldError
 from events.models import OutboxMessage
 from events.outbox import OutgoingEvent, outbox_messages, outbox_write
@@ -344,20 +345,22 @@ def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]]) -> None:
     `request`, run send_to_payment in memory, update the refunds, record `send_to_payment`.
     """
     refunds = [refund for refund, _, _ in new]
-    Refund.objects.bulk_create(refunds)
-    RefundItem.objects.bulk_create(
-        RefundItem(
-            refund=refund,
-            item_id=item.item_id,
-            sku=item.sku,
-            name=item.name,
-            quantity=item.quantity,
-            unit_price=item.unit_price,
-            vat_rate=item.vat_rate,
-            reason=item.reason,
-        )
-        for refund, request, _ in new
-        for item in request.items
+    bulk_insert(refunds)
+    bulk_insert(
+        [
+            RefundItem(
+                refund=refund,
+                item_id=item.item_id,
+                sku=item.sku,
+                name=item.name,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                vat_rate=item.vat_rate,
+                reason=item.reason,
+            )
+            for refund, request, _ in new
+            for item in request.items
+        ]
     )
     prefetch_related_objects(refunds, "items")
     _record_changes(
@@ -489,7 +492,7 @@ def _record_changes(changes: Sequence[_Change]) -> None:
     the transactional outbox (each in one statement, in order), so they commit with the changes, and
     then sends refund_transitioned for each change.
     """
-    RefundTransition.objects.bulk_create([change.audit_row for change in changes])
+    bulk_insert([change.audit_row for change in changes])
     outbox_write(messages=[message for change in changes for message in change.outbox])
     for change in changes:
         refund_transitioned.send(
