@@ -24,12 +24,21 @@ def bulk_insert(objs: Sequence[models.Model]) -> None:
         model._default_manager.bulk_create(objs)
         return
     fields = [field for field in model._meta.concrete_fields if not field.db_returning]
+    # pre_save only where it sets the value (auto_now); elsewhere it is the attribute, read directly.
+    stamped = {field for field in fields if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)}
     quote = connection.ops.quote_name
     statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
     # Raw psycopg below: wrap_database_errors turns its errors into Django's, as the ORM's are.
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
         for obj in objs:
-            copy.write_row([field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields])
+            copy.write_row(
+                [
+                    field.get_db_prep_save(
+                        field.pre_save(obj, add=True) if field in stamped else getattr(obj, field.attname), connection
+                    )
+                    for field in fields
+                ]
+            )
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
