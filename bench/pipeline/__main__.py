@@ -48,6 +48,10 @@ def main() -> None:
             import django
 
             django.setup()
+            from django.conf import settings
+
+            # Measure what a deployment runs: under DEBUG, Django also keeps and formats every query.
+            settings.DEBUG = False
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0)
