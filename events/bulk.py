@@ -9,9 +9,28 @@ serial ids follow it. Elsewhere (SQLite for local runs) it is bulk_create.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+# Field types whose preparation for PostgreSQL returns a value of this exact Python type unchanged:
+# such a value goes to psycopg as it is, which skips Django's chain of calls for most values.
+_SENT_AS_IS: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.EmailField: str,
+    models.URLField: str,
+    models.UUIDField: uuid.UUID,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.DecimalField: Decimal,
+}
 
 
 def bulk_insert(objs: Sequence[models.Model]) -> None:
@@ -24,21 +43,27 @@ def bulk_insert(objs: Sequence[models.Model]) -> None:
         model._default_manager.bulk_create(objs)
         return
     fields = [field for field in model._meta.concrete_fields if not field.db_returning]
-    # pre_save only where it sets the value (auto_now); elsewhere it is the attribute, read directly.
-    stamped = {field for field in fields if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)}
+    columns = [_column(field, connection) for field in fields]
     quote = connection.ops.quote_name
     statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
     # Raw psycopg below: wrap_database_errors turns its errors into Django's, as the ORM's are.
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
         for obj in objs:
-            copy.write_row(
-                [
-                    field.get_db_prep_save(
-                        field.pre_save(obj, add=True) if field in stamped else getattr(obj, field.attname), connection
-                    )
-                    for field in fields
-                ]
-            )
+            copy.write_row([value_of(obj) for value_of in columns])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def _column(field: models.Field, connection: BaseDatabaseWrapper) -> Callable[[models.Model], Any]:
+    """How to read one column's database value from an instance, as save() would."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+    target = field.target_field if field.is_relation else field
+    attname, plain = field.attname, _SENT_AS_IS.get(type(target))
+
+    def value_of(obj: models.Model) -> Any:
+        value = getattr(obj, attname)
+        return value if type(value) is plain else field.get_db_prep_save(value, connection)
+
+    return value_of
