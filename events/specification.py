@@ -77,12 +77,17 @@ class Specification:
     _by_key: dict[tuple[str, int], EventSpec] = field(init=False, repr=False, compare=False)
     _latest: dict[str, EventSpec] = field(init=False, repr=False, compare=False)
     _by_topic: dict[str, EventSpec] = field(init=False, repr=False, compare=False)
+    _versions: dict[str, dict[int, EventSpec]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # specs are sorted by version, so the last one of a name is its latest
         object.__setattr__(self, "_by_key", {(spec.name, spec.version): spec for spec in self.specs})
         object.__setattr__(self, "_latest", {spec.name: spec for spec in self.specs})
         object.__setattr__(self, "_by_topic", {spec.topic: spec for spec in self.specs})
+        versions: dict[str, dict[int, EventSpec]] = {}
+        for spec in self.specs:
+            versions.setdefault(spec.name, {})[spec.version] = spec
+        object.__setattr__(self, "_versions", versions)
 
     def get(self, event_type: str, version: int | None = None) -> EventSpec:
         try:
@@ -94,7 +99,12 @@ class Specification:
             raise UnknownEventType(f"unknown event type {label!r}") from None
 
     def versions(self, event_type: str) -> list[int]:
-        return [spec.version for spec in self.specs if spec.name == event_type]
+        return list(self._versions.get(event_type, ()))
+
+    def get_named_or_latest(self, event_type: str, version: int | None) -> EventSpec:
+        """The given version when it is one of the event type's, else its latest; UnknownEventType."""
+        spec = self._versions.get(event_type, {}).get(version) if version is not None else None
+        return spec if spec is not None else self.get(event_type)
 
     def for_topic(self, topic: str) -> EventSpec:
         try:

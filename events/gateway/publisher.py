@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
@@ -26,15 +26,10 @@ _lock = threading.Lock()
 _producers: dict[tuple[object, ...], Producer] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
     partition: int | None = None
     offset: int | None = None
     error: str | None = None  # why the broker did not take the record
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 def delivery_timeout_ms() -> int:
@@ -50,7 +45,9 @@ def gateway_producer() -> Producer:
         with _lock:
             producer = _producers.get(key)
             if producer is None:
-                producer = Producer(producer_config(**{"message.timeout.ms": delivery_timeout_ms()}))
+                producer = Producer(
+                    producer_config(**{"message.timeout.ms": delivery_timeout_ms(), "socket.nagle.disable": True})
+                )
                 _producers[key] = producer
     return producer
 
@@ -64,7 +61,7 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
         reports[index] = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
     # flush() sends at once (it ignores linger.ms) and serves the delivery callbacks. Under a sync
     # worker the producer holds only this batch; with threads it may also wait for a neighbour's.
-    while any(report is None for report in reports) and time.monotonic() < deadline:
+    while None in reports and time.monotonic() < deadline:
         producer.flush(max(deadline - time.monotonic(), 0))
     return [report or Delivery(error="no delivery report in time; retry with the same eid") for report in reports]
 
@@ -85,6 +82,6 @@ def _produce(producer: Producer, record: KafkaRecord, callback: functools.partia
 
 def _on_delivery(reports: list[Delivery | None], index: int, error: KafkaError | None, message: Message) -> None:
     if error is None:
-        reports[index] = Delivery(partition=message.partition(), offset=message.offset())
+        reports[index] = Delivery(message.partition(), message.offset())
     else:
         reports[index] = Delivery(error=f"{error.name()}: {error.str()}")
