@@ -22,6 +22,7 @@ from events.envelope import KafkaRecord
 from events.kafka import producer_config
 
 DEFAULT_DELIVERY_TIMEOUT_MS = 10_000
+_FLUSH_SLICE_SECONDS = 0.005
 _lock = threading.Lock()
 _producers: dict[tuple[object, ...], Producer] = {}
 
@@ -59,10 +60,11 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
     deadline = time.monotonic() + delivery_timeout_ms() / 1000 + 5
     for index, record in enumerate(records):
         reports[index] = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
-    # flush() sends at once (it ignores linger.ms) and serves the delivery callbacks. Under a sync
-    # worker the producer holds only this batch; with threads it may also wait for a neighbour's.
+    # flush() sends at once (it ignores linger.ms while it runs) and serves the delivery callbacks.
+    # It returns when the producer's whole queue is empty; short calls keep a thread from waiting on
+    # the batches of the process's other threads longer than a few milliseconds.
     while None in reports and time.monotonic() < deadline:
-        producer.flush(max(deadline - time.monotonic(), 0))
+        producer.flush(min(deadline - time.monotonic(), _FLUSH_SLICE_SECONDS))
     return [report or Delivery(error="no delivery report in time; retry with the same eid") for report in reports]
 
 
