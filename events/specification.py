@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 SPEC_DIR = Path(__file__).resolve().parent / "spec"
 ENVELOPE_FILE = "_envelope.yaml"
@@ -29,6 +28,8 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _REF_PREFIX = "#/$defs/"
 _SPEC_KEYS = {"name", "version", "topic", "owner", "category", "partition_key", "response", "description", "data"}
 _REQUIRED_SPEC_KEYS = _SPEC_KEYS - {"response"}
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
 Category = Literal["event", "command"]
 
@@ -301,14 +302,14 @@ def _check_closed(schema: dict[str, Any], *, where: str) -> None:
 
 def _check_schema(schema: dict[str, Any], *, where: str) -> None:
     try:
-        Draft202012Validator.check_schema(without_annotations(schema))
-    except SchemaError as exc:
+        jsonschema_rs.meta.validate({"$schema": JSON_SCHEMA_DIALECT, **without_annotations(schema)})
+    except jsonschema_rs.ValidationError as exc:
         raise SpecError(f"{where}: not a valid JSON Schema: {exc.message}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except FileNotFoundError:
         raise SpecError(f"{path.name}: missing") from None
     except yaml.YAMLError as exc:
