@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--concurrency", type=int, default=4, help="client connections sending at once")
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args()
@@ -87,6 +88,8 @@ def main() -> None:
                 str(args.workers),
                 "--worker-class",
                 args.worker_class,
+                "--threads",
+                str(args.threads),
                 *(["--config", os.environ["BENCH_GUNICORN_CONFIG"]] if os.environ.get("BENCH_GUNICORN_CONFIG") else []),
                 "--log-level",
                 "warning",
@@ -212,7 +215,7 @@ def _post_all(port: int, token: str, bodies: list[bytes], concurrency: int) -> t
                 payload = response.read()
             latencies.append(time.perf_counter() - started)
             if response.status != 200:
-                failures.append(f"{response.status}: {payload[:300]!r}")
+                failures.append(f"{response.status}: {_failures_of(payload)}")
             if response.getheader("Connection", "").lower() == "close":
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -227,6 +230,15 @@ def _post_all(port: int, token: str, bodies: list[bytes], concurrency: int) -> t
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed, first: {failures[0]}")
     return elapsed, latencies
+
+
+def _failures_of(payload: bytes) -> str:
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return repr(payload[:300])
+    failed = [event for event in body.get("events", []) if event["status"] == "failed"]
+    return f"{body['code']}: {body['message']}; first failed: {failed[:1]}"
 
 
 class RawProducer:

@@ -59,7 +59,10 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
     reports: list[Delivery | None] = [None] * len(records)
     deadline = time.monotonic() + delivery_timeout_ms() / 1000 + 5
     for index, record in enumerate(records):
-        reports[index] = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
+        # Another thread's flush may serve this record's report before produce() returns here.
+        refused = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
+        if refused is not None:
+            reports[index] = refused
     # flush() sends at once (it ignores linger.ms while it runs) and serves the delivery callbacks.
     # It returns when the producer's whole queue is empty; short calls keep a thread from waiting on
     # the batches of the process's other threads longer than a few milliseconds.

@@ -240,3 +240,35 @@ def test_admin_issues_a_token_once_stores_only_its_hash_and_the_token_works(spec
         {"action": "issue_new_token", "_selected_action": [credential.pk]},
     )
     assert Gateway(token).post("refund.update", sample_message("refund.update")).status_code == 401
+
+
+def test_threads_of_one_process_share_the_producer_and_each_gets_its_own_reports(
+    spec_topics, settings, fresh_producers
+):
+    """A threaded server (gunicorn gthread) publishes from several threads through one producer.
+
+    One thread's flush serves the others' delivery reports; frequent thread switches make every
+    interleaving likely, such as a report served before its own thread has left produce().
+    """
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = 2000  # a lost report fails the test in seconds
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    from events.gateway.services import EventStatus, events_publish
+
+    def publish(_: int) -> list:
+        batch = [sample_message("refund.update", _order()) for _ in range(50)]
+        outcomes = events_publish(event_type="refund.update", events=batch)
+        return [(outcome.status, outcome.eid) for outcome in outcomes], [m["metadata"]["eid"] for m in batch]
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(publish, range(24)))
+    finally:
+        sys.setswitchinterval(previous_interval)
+    for statuses, eids in results:
+        assert [eid for _, eid in statuses] == eids
+        assert {status for status, _ in statuses} == {EventStatus.SUBMITTED}
