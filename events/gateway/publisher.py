@@ -58,11 +58,17 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
     producer = gateway_producer()
     reports: list[Delivery | None] = [None] * len(records)
     deadline = time.monotonic() + delivery_timeout_ms() / 1000 + 5
+    produce = producer.produce
     for index, record in enumerate(records):
-        # Another thread's flush may serve this record's report before produce() returns here.
-        refused = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
-        if refused is not None:
-            reports[index] = refused
+        on_delivery = functools.partial(_on_delivery, reports, index)
+        try:
+            produce(record.topic, record.value, record.key, on_delivery=on_delivery, headers=record.headers)
+        except (BufferError, KafkaException):
+            # Only a refusal is written here: another thread's flush may already have served this
+            # record's report when produce() succeeds.
+            refused = _produce_retrying(producer, record, on_delivery, deadline)
+            if refused is not None:
+                reports[index] = refused
     # flush() sends at once (it ignores linger.ms while it runs) and serves the delivery callbacks.
     # It returns when the producer's whole queue is empty; short calls keep a thread from waiting on
     # the batches of the process's other threads longer than a few milliseconds.
@@ -71,11 +77,13 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
     return [report or Delivery(error="no delivery report in time; retry with the same eid") for report in reports]
 
 
-def _produce(producer: Producer, record: KafkaRecord, callback: functools.partial, deadline: float) -> Delivery | None:
-    """Queues a record; a Delivery only when it could not even be queued."""
+def _produce_retrying(
+    producer: Producer, record: KafkaRecord, on_delivery: functools.partial, deadline: float
+) -> Delivery | None:
+    """Queues a record while the queue is full; a Delivery only when it could not be queued at all."""
     while True:
         try:
-            producer.produce(record.topic, record.value, record.key, headers=record.headers, on_delivery=callback)
+            producer.produce(record.topic, record.value, record.key, on_delivery=on_delivery, headers=record.headers)
             return None
         except BufferError:
             if time.monotonic() >= deadline:

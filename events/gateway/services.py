@@ -19,7 +19,7 @@ from events.errors import FieldError
 from events.gateway.publisher import publish_batch
 from events.gateway.selectors import forget_credentials, token_hash
 from events.models import ProducerCredential
-from events.specification import EventSpec, default_specification
+from events.specification import default_specification
 from events.validation import message_errors, spec_for_message
 
 logger = logging.getLogger(__name__)
@@ -136,36 +136,29 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
     event_type headers and metadata.received_at set now. Returns one outcome per event, in order;
     raises EventsRejectedError (nothing written) or BrokerUnavailableError (nothing taken).
     """
-    specs, errors = _validate_all(event_type, events)
+    records, errors = _validated_records(event_type, events, received_at=datetime.now(UTC).isoformat())
     if errors:
         logger.info("gateway rejected %d %s events from %s", len(events), event_type, producer_name)
         raise EventsRejectedError(
             [
                 EventOutcome(
-                    index=index,
-                    eid=_eid_of(event),
-                    status=EventStatus.FAILED if index in errors else EventStatus.ABORTED,
-                    errors=errors.get(index, []),
+                    index,
+                    _eid_of(event),
+                    EventStatus.FAILED if index in errors else EventStatus.ABORTED,
+                    errors.get(index, []),
                 )
                 for index, event in enumerate(events)
             ]
         )
 
-    received_at = datetime.now(UTC).isoformat()
-    records = []
-    for event, spec in zip(events, specs, strict=True):
-        event["metadata"]["received_at"] = received_at
-        key = spec.key_for(event["data"]).encode()
-        records.append(KafkaRecord(spec.topic, key, encode_message(event), kafka_headers(event)))
     outcomes = [
-        EventOutcome(
-            index=index,
-            eid=event["metadata"]["eid"],
-            status=EventStatus.SUBMITTED if delivery.error is None else EventStatus.FAILED,
-            errors=[] if delivery.error is None else [FieldError(path="", message=f"not written: {delivery.error}")],
-            topic=record.topic,
-            partition=delivery.partition,
-            offset=delivery.offset,
+        EventOutcome(index, event["metadata"]["eid"], EventStatus.SUBMITTED, [], record.topic, *delivery[:2])
+        if delivery.error is None
+        else EventOutcome(
+            index,
+            event["metadata"]["eid"],
+            EventStatus.FAILED,
+            [FieldError(path="", message=f"not written: {delivery.error}")],
         )
         for index, (event, record, delivery) in enumerate(zip(events, records, publish_batch(records), strict=True))
     ]
@@ -179,28 +172,38 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
     return outcomes
 
 
-def _validate_all(event_type: str, events: Sequence[Any]) -> tuple[list[EventSpec], dict[int, list[FieldError]]]:
-    """The spec of each event, and the errors of each invalid one by its index."""
-    specs: list[EventSpec] = []
+def _validated_records(
+    event_type: str, events: Sequence[Any], *, received_at: str
+) -> tuple[list[KafkaRecord], dict[int, list[FieldError]]]:
+    """The Kafka record of each event, and the errors of each invalid one by its index.
+
+    received_at is set before validation, so each event is encoded in the same pass.
+    """
+    records: list[KafkaRecord] = []
     errors: dict[int, list[FieldError]] = {}
     first_index_of_eid: dict[str, int] = {}
     for index, event in enumerate(events):
         if type(event) is not dict:
             errors[index] = [FieldError(path="", message="an event must be a JSON object")]
             continue
+        metadata = event.get("metadata")
+        if type(metadata) is dict:
+            metadata["received_at"] = received_at
         spec = spec_for_message(event_type, event)
-        specs.append(spec)
         event_errors = message_errors(spec, event)
         if event_errors:
             errors[index] = event_errors
             continue
-        eid = event["metadata"]["eid"]
+        eid = metadata["eid"]
         if eid in first_index_of_eid:
             message = f"repeats the eid of event {first_index_of_eid[eid]} of this request"
             errors[index] = [FieldError(path="/metadata/eid", message=message)]
-        else:
-            first_index_of_eid[eid] = index
-    return specs, errors
+            continue
+        first_index_of_eid[eid] = index
+        if not errors:  # once one event is invalid, nothing is written: no need to encode the rest
+            key = spec.key_for(event["data"]).encode()
+            records.append(KafkaRecord(spec.topic, key, encode_message(event), kafka_headers(event)))
+    return records, errors
 
 
 def _eid_of(event: Any) -> str | None:
