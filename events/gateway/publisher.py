@@ -53,6 +53,13 @@ def gateway_producer() -> Producer:
     return producer
 
 
+def close_producers(timeout: float = 5.0) -> None:
+    """Flushes and drops this process's producers (at worker exit, or when the brokers change)."""
+    with _lock:
+        while _producers:
+            _producers.popitem()[1].flush(timeout)
+
+
 def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
     """Writes the records and waits for each one's delivery report; one Delivery per record, in order."""
     producer = gateway_producer()
