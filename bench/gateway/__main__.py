@@ -33,6 +33,8 @@ import orjson
 import psutil
 import psycopg
 
+from events.embedded_broker import EmbeddedBroker, free_port
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EVENT_TYPE = "bob.refund_requested"
 TOPIC = f"{EVENT_TYPE}.v1"
@@ -57,11 +59,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args()
 
-    from events.embedded_broker import EmbeddedBroker, free_port
-
-    broker = EmbeddedBroker().start()
-    database_url = _database_url()
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir, _database(database_url):
+    with _running(EmbeddedBroker().start()) as broker, tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir:
+        database_url = _database_url()
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -79,37 +78,31 @@ def main() -> None:
         import django
 
         django.setup()
-        token = _prepare(args.partitions)
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "refundtool.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(args.workers),
-                "--worker-class",
-                args.worker_class,
-                "--threads",
-                str(args.threads),
+        with _database(database_url):
+            token = _prepare(args.partitions)
+            port = free_port()
+            command = [
+                *(sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"127.0.0.1:{port}"),
+                *("--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads)),
                 *(["--config", "python:bench.gateway.gunicorn_tuning"] if args.gc_tuning else []),
-                "--log-level",
-                "warning",
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-        )
-        try:
-            _wait_until_serving(port)
-            report = _run(port, token, args, {"gateway": server.pid, "broker": broker.process.pid})
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            broker.stop()
+                *("--log-level", "warning"),
+            ]
+            server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
+            try:
+                _wait_until_serving(port)
+                report = _run(port, token, args, {"gateway": server.pid, "broker": broker.process.pid})
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
     _print(report, args)
+
+
+@contextmanager
+def _running(broker: EmbeddedBroker) -> Iterator[EmbeddedBroker]:
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 def _database_url() -> str:
