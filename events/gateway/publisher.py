@@ -57,7 +57,9 @@ def close_producers(timeout: float = 5.0) -> None:
     """Flushes and drops this process's producers (at worker exit, or when the brokers change)."""
     with _lock:
         while _producers:
-            _producers.popitem()[1].flush(timeout)
+            producer = _producers.popitem()[1]
+            producer.flush(timeout)
+            producer.close()  # now, not whenever the last reference goes
 
 
 def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
