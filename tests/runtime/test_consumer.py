@@ -205,7 +205,11 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(make_consume
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--countries", "XX"], "unknown: XX"), (["--countries", ","], "none given"), (["--batch-size", "0"], "at least 1")],
+    [
+        (["--countries", "XX"], "unknown: XX"),
+        (["--countries", ","], "none given"),
+        (["--batch-size", "0"], "at least 1"),
+    ],
 )
 def test_bad_consume_options_are_clear_errors(topics, args, message):
     with pytest.raises(CommandError, match=message):
