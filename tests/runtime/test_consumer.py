@@ -34,6 +34,8 @@ def topics(fresh_broker):
 
 @pytest.fixture
 def make_consumer(topics, transactional_db, unique_name):
+    made: list[EventConsumer] = []
+
     def make(countries=("RU", "KZ", "BY", "UA"), **overrides) -> EventConsumer:
         consumer = EventConsumer(
             group=unique_name("group"),
@@ -44,9 +46,12 @@ def make_consumer(topics, transactional_db, unique_name):
             handler_attempts=overrides.get("handler_attempts", 3),
         )
         consumer.consumer.assign([TopicPartition(topic, 0, 0) for topic in consumer.topics])
+        made.append(consumer)
         return consumer
 
-    return make
+    yield make
+    for consumer in made:
+        consumer.consumer.close()
 
 
 def publish(*messages: dict | tuple[str, bytes]) -> None:
