@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE["sample-consumer-lag"] = {
 KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 6)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1 if DEBUG else 3)
 
+# --- Events-bus gateway --------------------------------------------------------------------
+EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = env_int("EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS", 10000)
+EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS = env_int("EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS", 5)
+
 # --- Event runtime --------------------------------------------------------------------------
 CONSUMER_GROUP = os.environ.get("REFUNDTOOL_CONSUMER_GROUP", "refundtool")
 CONSUMER_BATCH_SIZE = env_int("REFUNDTOOL_CONSUMER_BATCH_SIZE", 500)

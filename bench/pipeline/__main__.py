@@ -202,6 +202,12 @@ def _publish_latency(args: argparse.Namespace, percentile) -> tuple[float, float
     thread = threading.Thread(target=lambda: (relay.run(stop), connection.close()))
     thread.start()
     rng = random.Random(5)
+    # One refund first, so the relay's new producer has connected and got its producer id.
+    refund_request(data=fake_refund_request(rng, country="KZ"), actor=Actor.user("bench"))
+    unpublished = OutboxMessage.objects.filter(published_at__isnull=True)
+    deadline = time.monotonic() + 30
+    while unpublished.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     first_id = OutboxMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
     count = int(args.latency_seconds * args.latency_rate)
     started = time.monotonic()
