@@ -266,8 +266,13 @@ class EventConsumer:
                     InboxMessage.objects.filter(group=self.group, eid__in=[new[i].eid for i in refused]).delete()
         except (OperationalError, InterfaceError):
             raise
-        except Exception:  # noqa: BLE001 - the one-by-one path decides, message by message
-            logger.warning("batch handler of %s failed; applying %d events one by one", events[0].event_type, len(run))
+        except Exception:  # the one-by-one path decides, message by message
+            logger.warning(
+                "batch handler of %s failed; applying %d events one by one",
+                events[0].event_type,
+                len(run),
+                exc_info=True,
+            )
             for item in run:
                 self._apply_one(item, result, blocked)
             return
