@@ -33,7 +33,7 @@ def roles_ensure(*, apps: Apps = global_apps) -> None:
 
     `apps` is the migration's historical registry when a migration calls it.
     """
-    Group = apps.get_model("auth", "Group")  # noqa: N806 - a model class
+    Group = apps.get_model("auth", "Group")
     for group_name, permissions in ROLES.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         group.permissions.set([_permission(apps, name) for name in permissions])
@@ -45,8 +45,8 @@ def _permission(apps: Apps, name: str) -> object:
     On a fresh database a data migration runs before post_migrate creates content types and the
     default permissions, so both are created here when missing (post_migrate then finds them).
     """
-    ContentType = apps.get_model("contenttypes", "ContentType")  # noqa: N806
-    Permission = apps.get_model("auth", "Permission")  # noqa: N806
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    Permission = apps.get_model("auth", "Permission")
     app_label, codename = name.split(".", 1)
     if name in CUSTOM_PERMISSIONS:
         model, description = CUSTOM_PERMISSIONS[name]

@@ -221,9 +221,7 @@ def env_seconds_by_state(name: str, defaults: dict[str, int]) -> dict[str, int]:
     for part in env_list(name, ""):
         state, _, seconds = part.partition("=")
         if state.strip() not in defaults or not seconds.strip().isdigit():
-            raise ImproperlyConfigured(
-                f"{name}: {part!r} is not state=seconds with a state of {', '.join(defaults)}"
-            )
+            raise ImproperlyConfigured(f"{name}: {part!r} is not state=seconds with a state of {', '.join(defaults)}")
         result[state.strip()] = int(seconds)
     return result
 
