@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from rangefilter.filters import DateRangeFilterBuilder
 
@@ -200,7 +201,7 @@ class RefundAdmin(admin.ModelAdmin):
         if sla.status == SlaStatus.RUNNING:
             return f"due in {timesince(now, sla.deadline, depth=1)}"
         if sla.status == SlaStatus.BREACHED:
-            return format_html('<strong style="color:#dc3545">breached</strong>')
+            return mark_safe('<strong style="color:#dc3545">breached</strong>')
         return "met"
 
     @admin.display(description="created", ordering="created_at")
