@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -39,7 +40,11 @@ class ApiError(exceptions.APIException):
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF and domain errors in the one shape; anything else stays a 500."""
-    if isinstance(exc, ReportParametersError):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, ReportParametersError):
         exc = ApiError(400, "invalid_parameters", "the query parameters are not valid", exc.errors)
     elif isinstance(exc, RefundNotFoundError):
         exc = ApiError(404, "not_found", str(exc))

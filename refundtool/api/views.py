@@ -121,16 +121,18 @@ def refund_list_filter(queryset: QuerySet[Refund], params: Mapping[str, str]) ->
     if order_number := params.get("order_number", "").strip():
         queryset = queryset.filter(order_number=order_number)
     if status := params.get("status", "").strip():
-        if status not in RefundStatus.values:
+        if status in RefundStatus.values:
+            queryset = queryset.filter(status=status)
+        else:
             errors.append(FieldError("/status", f"{status!r} is not one of {', '.join(RefundStatus.values)}"))
-        queryset = queryset.filter(status=status)
     if country := params.get("country", "").strip().upper():
         queryset = queryset.filter(country=country)
     if raw := params.get("updated_after", "").strip():
         updated_after = _aware_datetime(raw)
         if updated_after is None:
             errors.append(FieldError("/updated_after", f"{raw!r} is not an RFC 3339 date-time with an offset"))
-        queryset = queryset.filter(updated_at__gt=updated_after)
+        else:
+            queryset = queryset.filter(updated_at__gt=updated_after)
     if errors:
         raise ApiError(400, "invalid_parameters", "the query parameters are not valid", errors)
     return queryset
