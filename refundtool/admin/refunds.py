@@ -28,6 +28,7 @@ from refundtool.admin.pagination import NoCountPaginator
 from refundtool.exceptions import RefundError
 from refundtool.models import Refund
 from refundtool.receipts import refund_receipts
+from refundtool.reports import business_zone
 from refundtool.roles import ACT_ON_REFUND, EXPORT_REFUND_REPORTS
 from refundtool.selectors import (
     SlaStatus,
@@ -296,7 +297,7 @@ class RefundAdmin(admin.ModelAdmin):
             "countries": settings.REFUNDTOOL_COUNTRIES,
             "statuses": RefundStatus.choices,
             "business_time_zone": settings.BUSINESS_TIME_ZONE,
-            "today": timezone.localdate(),
+            "today": timezone.localdate(timezone=business_zone()),
             "without_receipt": refunds_without_receipt().count(),
         }
         return TemplateResponse(request, "admin/refundtool/refund/reports.html", context)
