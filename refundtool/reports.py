@@ -12,14 +12,15 @@ import csv
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import DecimalField, F, QuerySet, Sum
 from django.utils import timezone
 from openpyxl import Workbook
@@ -65,17 +66,16 @@ class ReportQuery:
         end = datetime.combine(self.date_to + timedelta(days=1), time.min, zone) if self.date_to else None
         return start, end
 
-    def filter(self, queryset: QuerySet[Refund]) -> QuerySet[Refund]:
+    def filter(self, queryset: QuerySet[Any], *, prefix: str = "") -> QuerySet[Any]:
+        """The query's conditions on a refund queryset, or on a related one with `prefix` ("refund__")."""
         start, end = self.period
-        if start:
-            queryset = queryset.filter(refunded_at__gte=start)
-        if end:
-            queryset = queryset.filter(refunded_at__lt=end)
-        if self.country:
-            queryset = queryset.filter(country=self.country)
-        if self.status:
-            queryset = queryset.filter(status=self.status)
-        return queryset
+        conditions = {
+            "refunded_at__gte": start,
+            "refunded_at__lt": end,
+            "country": self.country,
+            "status": self.status,
+        }
+        return queryset.filter(**{prefix + name: value for name, value in conditions.items() if value is not None})
 
     def file_name(self, report: str, extension: str) -> str:
         today = timezone.localdate(timezone=business_zone())
@@ -140,29 +140,40 @@ REFUND_FIELDS = (
 )
 
 
-def refunds_report_header() -> list[str]:
+@dataclass(frozen=True, slots=True)
+class ReportLayout:
+    """A report's columns, and which of them the writers show as business-time-zone datetimes or yes/no."""
+
+    header: list[str]
+    datetime_columns: tuple[int, ...]
+    bool_columns: tuple[int, ...]
+
+
+def _layout(columns: list[tuple[str, str]]) -> ReportLayout:
+    """`columns` are (heading, kind) with kind "", "datetime" (the heading gets the zone) or "bool"."""
     zone = settings.BUSINESS_TIME_ZONE
-    return [
-        "refund_id",
-        "refund_request_id",
-        "order_number",
-        "country",
-        "currency",
-        "status",
-        "payment_method",
-        "amount",
-        "delivery_amount",
-        *VAT_COLUMNS,
-        f"requested_at ({zone})",
-        f"refunded_at ({zone})",
-        "receipt_status",
-        "fn_number",
-        "fiscal_document_number",
-        "fiscal_document_attribute",
-        f"receipt_datetime ({zone})",
-        "ofd_receipt_url",
-        "sla_met",
-    ]
+    return ReportLayout(
+        header=[f"{heading} ({zone})" if kind == "datetime" else heading for heading, kind in columns],
+        datetime_columns=tuple(i for i, (_, kind) in enumerate(columns) if kind == "datetime"),
+        bool_columns=tuple(i for i, (_, kind) in enumerate(columns) if kind == "bool"),
+    )
+
+
+def refunds_report_layout() -> ReportLayout:
+    return _layout(
+        [
+            ("refund_id", ""),
+            *((name, "") for name in REFUND_FIELDS[1:9]),
+            *((heading, "") for heading in VAT_COLUMNS),
+            ("requested_at", "datetime"),
+            ("refunded_at", "datetime"),
+            ("receipt_status", ""),
+            *((name, "") for name in REFUND_FIELDS[12:15]),
+            ("receipt_datetime", "datetime"),
+            ("ofd_receipt_url", ""),
+            ("sla_met", "bool"),
+        ]
+    )
 
 
 @dataclass
@@ -176,17 +187,28 @@ class CurrencyTotal:
 def refunds_report_rows(query: ReportQuery) -> Iterator[list[Any]]:
     """One row per refund, ordered by refunded_at, then one TOTAL row per currency.
 
-    Values are Python values (str, Decimal, aware datetime in the business zone, bool or None);
-    the writers format them.
+    Two ordered streams, read in one snapshot: the refunds, and their items' goods summed per VAT
+    rate; each refund takes the goods rows of its id as they come. Datetimes stay in UTC and bools
+    stay bools: the writers format the columns REFUNDS_DATETIME_COLUMNS and REFUNDS_BOOL_COLUMNS.
     """
-    zone = business_zone()
     now = timezone.now()
     totals: dict[str, CurrencyTotal] = defaultdict(CurrencyTotal)
-    queryset = query.filter(Refund.objects.all()).order_by("refunded_at", "id").values_list(*REFUND_FIELDS)
-    for chunk in _chunks(queryset.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
-        goods = _goods_by_rate([row[0] for row in chunk])
-        for row in chunk:
-            vat = _vat_cells(goods.get(row[0], {}))
+    refunds = query.filter(Refund.objects.all()).order_by("refunded_at", "id").values_list(*REFUND_FIELDS)
+    goods_rows = (
+        query.filter(RefundItem.objects.all(), prefix="refund__")
+        .values_list("refund__refunded_at", "refund_id", "vat_rate")
+        .annotate(goods=Sum(F("quantity") * F("unit_price"), output_field=GOODS_FIELD))
+        .order_by("refund__refunded_at", "refund_id", "vat_rate")
+    )
+    with _snapshot():
+        goods_stream = goods_rows.iterator(chunk_size=CHUNK_SIZE)
+        pending = next(goods_stream, None)
+        for row in refunds.iterator(chunk_size=CHUNK_SIZE):
+            goods: dict[str, Decimal] = {}
+            while pending is not None and pending[1] == row[0]:
+                goods[pending[2]] = pending[3]
+                pending = next(goods_stream, None)
+            vat = _vat_cells(goods)
             total = totals[row[4]]
             total.refunds += 1
             total.amount += row[7]
@@ -194,48 +216,25 @@ def refunds_report_rows(query: ReportQuery) -> Iterator[list[Any]]:
             for index, value in enumerate(vat):
                 if value is not None:
                     total.by_column[index] += value
-            yield [
-                str(row[0]),
-                str(row[1]),
-                *row[2:9],
-                *vat,
-                _local(row[9], zone),
-                _local(row[10], zone),
-                *row[11:15],
-                _local(row[15], zone),
-                row[16],
-                _sla_met(row, now),
-            ]
+            met = sla_of(fiscal_status=row[11], refunded_at=row[10], receipt_datetime=row[15], now=now).met
+            yield [str(row[0]), str(row[1]), *row[2:9], *vat, *row[9:17], met]
     for currency in sorted(totals):
         total = totals[currency]
         vat = [total.by_column.get(index) for index in range(len(VAT_COLUMNS))]
         # "N refunds" stands in the order_number column: a total belongs to no single refund.
-        yield [TOTAL, "", f"{total.refunds} refunds", "", currency, "", "", total.amount, total.delivery_amount, *vat]
+        row = [TOTAL, "", f"{total.refunds} refunds", "", currency, "", "", total.amount, total.delivery_amount, *vat]
+        yield row + [None] * (len(REFUND_FIELDS) + len(VAT_COLUMNS) + 1 - len(row))
 
 
-def _chunks(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _goods_by_rate(refund_ids: list[UUID]) -> dict[UUID, dict[str, Decimal]]:
-    """Quantity x unit price of the refunds' items, summed per VAT rate, in one grouped query."""
-    result: dict[UUID, dict[str, Decimal]] = defaultdict(dict)
-    rows = (
-        RefundItem.objects.filter(refund_id__in=refund_ids)
-        .values_list("refund_id", "vat_rate")
-        .annotate(goods=Sum(F("quantity") * F("unit_price"), output_field=GOODS_FIELD))
-        .order_by()
-    )
-    for refund_id, rate, goods in rows:
-        result[refund_id][rate] = goods
-    return result
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One transaction, REPEATABLE READ on PostgreSQL, so that every stream of a report sees the same data."""
+    outermost = not connection.in_atomic_block  # inside a caller's transaction, its isolation holds
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
 
 
 def _vat_cells(goods: dict[str, Decimal]) -> list[Decimal | None]:
@@ -251,36 +250,28 @@ def _vat_cells(goods: dict[str, Decimal]) -> list[Decimal | None]:
     return cells
 
 
-def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    return value.astimezone(zone) if value is not None else None
-
-
-def _sla_met(row: tuple[Any, ...], now: datetime) -> bool | None:
-    return sla_of(fiscal_status=row[11], refunded_at=row[10], receipt_datetime=row[15], now=now).met
-
-
 # --- the reconciliation ---------------------------------------------------------------------------
 
 
-def reconciliation_header() -> list[str]:
-    zone = settings.BUSINESS_TIME_ZONE
-    return [
-        "refund_id",
-        "order_number",
-        "country",
-        "currency",
-        "amount",
-        "status",
-        "receipt_status",
-        f"refunded_at ({zone})",
-        "age_minutes",
-        "sla_breached",
-    ]
+def reconciliation_layout() -> ReportLayout:
+    return _layout(
+        [
+            ("refund_id", ""),
+            ("order_number", ""),
+            ("country", ""),
+            ("currency", ""),
+            ("amount", ""),
+            ("status", ""),
+            ("receipt_status", ""),
+            ("refunded_at", "datetime"),
+            ("age_minutes", ""),
+            ("sla_breached", "bool"),
+        ]
+    )
 
 
 def reconciliation_rows(query: ReportQuery) -> Iterator[list[Any]]:
     """Refunds whose money left without a done receipt, oldest first, with their age at report time."""
-    zone = business_zone()
     now = timezone.now()
     queryset = query.filter(refunds_without_receipt()).order_by("refunded_at", "id")
     fields = ("id", "order_number", "country", "currency", "amount", "status", "fiscal_status", "refunded_at")
@@ -288,7 +279,7 @@ def reconciliation_rows(query: ReportQuery) -> Iterator[list[Any]]:
         refunded_at = row[7]
         age = Decimal((now - refunded_at).total_seconds() / 60).quantize(Decimal("0.1"))
         sla = sla_of(fiscal_status=row[6], refunded_at=refunded_at, receipt_datetime=None, now=now)
-        yield [str(row[0]), *row[1:7], _local(refunded_at, zone), age, sla.status == SlaStatus.BREACHED]
+        yield [str(row[0]), *row[1:8], age, sla.status == SlaStatus.BREACHED]
 
 
 # --- writers --------------------------------------------------------------------------------------
@@ -301,13 +292,20 @@ class _Line:
         return line
 
 
-def csv_lines(header: list[str], rows: Iterable[list[Any]], *, lines_per_chunk: int = 500) -> Iterator[bytes]:
-    """The report as CSV, in chunks of lines, for a StreamingHttpResponse."""
+def csv_lines(layout: ReportLayout, rows: Iterable[list[Any]], *, lines_per_chunk: int = 500) -> Iterator[bytes]:
+    """The report as CSV (None as an empty cell), in chunks of lines, for a StreamingHttpResponse."""
     writer = csv.writer(_Line())
-    yield writer.writerow(header).encode()
+    zone = business_zone()
+    yield writer.writerow(layout.header).encode()
     buffer: list[str] = []
     for row in rows:
-        buffer.append(writer.writerow([_csv_value(value) for value in row]))
+        for index in layout.datetime_columns:
+            if row[index] is not None:
+                row[index] = row[index].astimezone(zone).isoformat(" ", "seconds")[:19]
+        for index in layout.bool_columns:
+            if row[index] is not None:
+                row[index] = "yes" if row[index] else "no"
+        buffer.append(writer.writerow(row))
         if len(buffer) >= lines_per_chunk:
             yield "".join(buffer).encode()
             buffer = []
@@ -315,36 +313,29 @@ def csv_lines(header: list[str], rows: Iterable[list[Any]], *, lines_per_chunk: 
         yield "".join(buffer).encode()
 
 
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return value
+def xlsx_write(layout: ReportLayout, rows: Iterable[list[Any]], file: IO[bytes], *, title: str) -> None:
+    """The report as an XLSX workbook in openpyxl's write-only mode: rows go to disk as they come.
 
-
-def xlsx_write(header: list[str], rows: Iterable[list[Any]], file: IO[bytes], *, title: str) -> None:
-    """The report as an XLSX workbook in openpyxl's write-only mode: rows go to disk as they come."""
+    Money stays Decimal, so cells are numbers; datetimes are the business zone's wall-clock time
+    (Excel has no time zones; the header names the zone).
+    """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title)
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header_cells = []
-    for heading in header:
+    for heading in layout.header:
         cell = WriteOnlyCell(sheet, value=heading)
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
+    zone = business_zone()
     for row in rows:
-        sheet.append([_xlsx_value(value) for value in row])
+        for index in layout.datetime_columns:
+            if row[index] is not None:
+                row[index] = row[index].astimezone(zone).replace(tzinfo=None)
+        for index in layout.bool_columns:
+            if row[index] is not None:
+                row[index] = "yes" if row[index] else "no"
+        sheet.append(row)
     workbook.save(file)
-
-
-def _xlsx_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)  # Excel has no time zones; the header names the zone
-    return value

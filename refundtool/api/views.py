@@ -25,11 +25,12 @@ from refundtool.api.errors import ApiError
 from refundtool.api.serializers import RefundDetailSerializer, RefundSerializer
 from refundtool.models import Refund
 from refundtool.reports import (
+    ReportLayout,
     ReportQuery,
     csv_lines,
-    reconciliation_header,
+    reconciliation_layout,
     reconciliation_rows,
-    refunds_report_header,
+    refunds_report_layout,
     refunds_report_rows,
     report_query_parse,
     xlsx_write,
@@ -174,7 +175,7 @@ class ReportView(APIView):
     report = ""
     period_required = True
     file_format = "csv"
-    header: Callable[[], list[str]]
+    layout: Callable[[], ReportLayout]
     rows: Callable[[ReportQuery], Iterator[list[Any]]]
 
     def get(self, request: Request) -> StreamingHttpResponse | FileResponse:
@@ -183,18 +184,18 @@ class ReportView(APIView):
         rows = type(self).rows(query)
         if self.file_format == "csv":
             response = StreamingHttpResponse(
-                csv_lines(type(self).header(), rows), content_type="text/csv; charset=utf-8"
+                csv_lines(type(self).layout(), rows), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{file_name}"'
             return response
         # openpyxl's write-only mode writes rows to disk as they come; the finished zip is streamed.
         file = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes (and so deletes) it
-        xlsx_write(type(self).header(), rows, file, title=self.report)
+        xlsx_write(type(self).layout(), rows, file, title=self.report)
         file.seek(0)
         return FileResponse(file, as_attachment=True, filename=file_name, content_type=XLSX_CONTENT_TYPE)
 
 
-def _report_view(report: str, file_format: str, header: Callable[[], list[str]], rows: Any, *, period: bool):
+def _report_view(report: str, file_format: str, layout: Callable[[], ReportLayout], rows: Any, *, period: bool):
     description = {
         "refunds": "One row per refund whose money left in the period, VAT by rate, receipt, SLA; totals "
         "per currency. date_from and date_to are required.",
@@ -217,7 +218,7 @@ def _report_view(report: str, file_format: str, header: Callable[[], list[str]],
             "report": report,
             "file_format": file_format,
             "period_required": period,
-            "header": staticmethod(header),
+            "layout": staticmethod(layout),
             "rows": staticmethod(rows),
             "get": get,
         },
@@ -225,7 +226,7 @@ def _report_view(report: str, file_format: str, header: Callable[[], list[str]],
     return view.as_view()
 
 
-refunds_csv = _report_view("refunds", "csv", refunds_report_header, refunds_report_rows, period=True)
-refunds_xlsx = _report_view("refunds", "xlsx", refunds_report_header, refunds_report_rows, period=True)
-reconciliation_csv = _report_view("reconciliation", "csv", reconciliation_header, reconciliation_rows, period=False)
-reconciliation_xlsx = _report_view("reconciliation", "xlsx", reconciliation_header, reconciliation_rows, period=False)
+refunds_csv = _report_view("refunds", "csv", refunds_report_layout, refunds_report_rows, period=True)
+refunds_xlsx = _report_view("refunds", "xlsx", refunds_report_layout, refunds_report_rows, period=True)
+reconciliation_csv = _report_view("reconciliation", "csv", reconciliation_layout, reconciliation_rows, period=False)
+reconciliation_xlsx = _report_view("reconciliation", "xlsx", reconciliation_layout, reconciliation_rows, period=False)

@@ -35,11 +35,13 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (scripts/test installs it)")
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: scripts/test installs Debian's chromium package (apt-get install chromium)"
+        )
     # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still
     # synchronous, so Django's async-safety guard is lifted for these tests only.
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
