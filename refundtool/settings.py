@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # status, and a history row's source and target, are one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"RefundStatus": "refundtool.states.RefundStatus"},
 }
 
 # --- Logging --------------------------------------------------------------------------------

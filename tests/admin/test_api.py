@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -134,3 +135,8 @@ def test_a_server_error_under_api_keeps_the_shape(rf):
     assert response.status_code == 500
     assert orjson.loads(response.content)["error"]["code"] == "internal_error"
     assert b"<h1>" in server_error(rf.get("/admin/")).content
+
+
+def test_the_schema_is_valid_openapi_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/refunds/{refund_id}/" in (tmp_path / "schema.yaml").read_text()
