@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import psycopg
 from confluent_kafka import KafkaError, Message, Producer
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
@@ -39,12 +40,14 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retention = retention
-        self.producer = Producer(producer_config(**{"delivery.timeout.ms": DELIVERY_TIMEOUT_MS}))
+        self.producer = self._new_producer()
         self._listener: psycopg.Connection | None = None
         self._backoff = 0.0
         self._last_prune = 0.0
 
     def run(self, stop: threading.Event) -> None:
+        if connection.vendor == "postgresql":
+            self._listen()  # before the first look for work, so no commit falls between the two
         try:
             while not stop.is_set():
                 try:
@@ -56,12 +59,16 @@ class OutboxRelay:
                     stop.wait(self._backoff)
                     continue
                 if failed:
+                    # After timeouts an idempotent producer may be fenced or fatally failed; a new one
+                    # starts a fresh producer id, and per-key order holds because failed keys waited.
+                    self.producer.flush(0)
+                    self.producer = self._new_producer()
                     self._backoff = min(BACKOFF_MAX_SECONDS, max(0.5, self._backoff * 2))
                     logger.warning("broker did not take %d event(s); retrying in %.1fs", failed, self._backoff)
                     stop.wait(self._backoff)
                     continue
                 self._backoff = 0.0
-                if published >= self.batch_size:
+                if published:  # look again before sleeping: a commit may have landed meanwhile
                     continue
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     self.prune()
@@ -73,6 +80,10 @@ class OutboxRelay:
             self.producer.flush(5)
             if self._listener is not None:
                 self._listener.close()
+
+    @staticmethod
+    def _new_producer() -> Producer:
+        return Producer(producer_config(**{"delivery.timeout.ms": DELIVERY_TIMEOUT_MS}))
 
     def relay_batch(self) -> tuple[int, int]:
         """Publishes one claimed batch; returns (published, failed) row counts."""
@@ -86,6 +97,8 @@ class OutboxRelay:
             if not rows:
                 return 0, 0
             published, errors = self._publish_in_key_order(rows)
+            if settings.OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS:
+                time.sleep(settings.OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS / 1000)
             now = timezone.now()
             if published:
                 OutboxMessage.objects.filter(id__in=[row.id for row in published]).update(
@@ -99,6 +112,8 @@ class OutboxRelay:
         for row in published:
             EVENTS_PRODUCED.labels(row.event_type).inc()
             OUTBOX_PUBLISH_LATENCY.observe((now - row.created_at).total_seconds())
+        if errors:
+            logger.warning("first delivery error: %s", next(iter(errors.values())))
         return len(published), len(rows) - len(published)
 
     @staticmethod

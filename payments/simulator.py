@@ -29,6 +29,7 @@ RESULT = "payment.refund_processed"
 
 
 def payment_result_data(command: dict[str, Any], *, succeeded: bool) -> dict[str, Any]:
+    """The answer to one command; a repeated command gets the same transaction id, as from a real PSP."""
     data = command["data"]
     result = {
         "refund_id": data["refund_id"],
@@ -39,17 +40,16 @@ def payment_result_data(command: dict[str, Any], *, succeeded: bool) -> dict[str
         "processed_at": datetime.now(UTC).isoformat(),
     }
     if succeeded:
-        result["payment_transaction_id"] = f"txn-{uuid.uuid4().hex[:16]}"
+        result["payment_transaction_id"] = "txn-" + uuid.uuid5(uuid.NAMESPACE_OID, data["refund_id"]).hex[:16]
     else:
         result["failure_reason"] = "card issuer declined the refund (simulated)"
     return result
 
 
 class PaymentSimulator:
-    def __init__(self, *, group: str, fail_rate: float, latency_ms: int, seed: int | None = None) -> None:
+    def __init__(self, *, group: str, fail_rate: float, latency_ms: int) -> None:
         self.fail_rate = fail_rate
         self.latency = latency_ms / 1000
-        self.rng = random.Random(seed)
         self.consumer = Consumer(consumer_config(group))
         self.producer = Producer(producer_config())
         self.answered = 0
@@ -102,7 +102,8 @@ class PaymentSimulator:
         if validate_message(COMMAND, command):
             logger.warning("ignoring an invalid command at offset %s", message.offset())
             return
-        succeeded = self.rng.random() >= self.fail_rate
+        # The outcome is a function of the refund, so a command delivered twice is answered alike.
+        succeeded = random.Random(command["data"]["refund_id"]).random() >= self.fail_rate
         answer = build_message(
             RESULT,
             payment_result_data(command, succeeded=succeeded),

@@ -7,7 +7,7 @@ registers a source in its ``AppConfig.ready``::
 
 The source returns one ``ReceiptView`` per provider document, oldest first: every attempt of every
 part, with its status, the provider requests made for it, the last error and the fiscal attributes.
-Without a registered source the refund's own denormalised fiscal fields make one summary view.
+(The refund's own fiscal fields, denormalised from the receipts, are shown beside them.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from refundtool.models import Refund
-from refundtool.states import FiscalStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +48,4 @@ def register_receipt_source(source: ReceiptSource) -> None:
 
 
 def refund_receipts(refund: Refund) -> list[ReceiptView]:
-    if _sources:
-        return [view for source in _sources for view in source(refund)]
-    if refund.fiscal_status == FiscalStatus.NOT_REQUIRED:
-        return []
-    return [
-        ReceiptView(
-            label="receipt (summary from the refund)",
-            status=refund.fiscal_status,
-            fn_number=refund.fn_number,
-            fiscal_document_number=refund.fiscal_document_number,
-            fiscal_document_attribute=refund.fiscal_document_attribute,
-            receipt_datetime=refund.receipt_datetime,
-            ofd_receipt_url=refund.ofd_receipt_url,
-        )
-    ]
+    return [view for source in _sources for view in source(refund)]

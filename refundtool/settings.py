@@ -43,6 +43,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
 DEVELOPMENT_SECRET_KEY = "refundtool-development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -157,6 +165,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 
 # --- Kafka ----------------------------------------------------------------------------------
 EMBEDDED_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
@@ -187,6 +196,10 @@ CELERY_BEAT_SCHEDULE["sample-consumer-lag"] = {
 KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 6)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1 if DEBUG else 3)
 
+# --- Events-bus gateway --------------------------------------------------------------------
+EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = env_int("EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS", 10000)
+EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS = env_int("EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS", 5)
+
 # --- Event runtime --------------------------------------------------------------------------
 CONSUMER_GROUP = os.environ.get("REFUNDTOOL_CONSUMER_GROUP", "refundtool")
 CONSUMER_BATCH_SIZE = env_int("REFUNDTOOL_CONSUMER_BATCH_SIZE", 500)
@@ -198,6 +211,8 @@ OUTBOX_BATCH_SIZE = env_int("REFUNDTOOL_OUTBOX_BATCH_SIZE", 500)
 OUTBOX_RETENTION_HOURS = env_int("REFUNDTOOL_OUTBOX_RETENTION_HOURS", 72)
 # On SQLite there is no LISTEN/NOTIFY: the relay polls this often.
 OUTBOX_POLL_INTERVAL_MS = env_int("REFUNDTOOL_OUTBOX_POLL_INTERVAL_MS", 100)
+# Fault injection for crash tests: the relay sleeps this long between publishing and marking.
+OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS = env_int("REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS", 0)
 
 # --- Domain ---------------------------------------------------------------------------------
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
@@ -227,10 +242,33 @@ def env_seconds_by_state(name: str, defaults: dict[str, int]) -> dict[str, int]:
 
 
 REFUNDTOOL_STUCK_AFTER_SECONDS = env_seconds_by_state("REFUNDTOOL_STUCK_AFTER_SECONDS", STUCK_AFTER_SECONDS_DEFAULTS)
-# The fiscal receipt of a refund is due this many seconds after the money left (refunded_at).
-FISCAL_SLA_SECONDS = env_int("FISCAL_SLA_SECONDS", 120)
+# The SLA of a fiscal receipt (FISCAL_SLA_SECONDS) is fiscalization's setting, below.
 # How long an admin page waits for the Kafka broker (dead letters) before it shows an error instead.
 ADMIN_BROKER_TIMEOUT_SECONDS = env_int("REFUNDTOOL_ADMIN_BROKER_TIMEOUT_SECONDS", 3)
+
+# --- Fiscal receipts (54-FZ) -------------------------------------------------------------------
+# The ATOL Online v5-style provider; the defaults point at `manage.py fiscal_emulator` on port 8081.
+FISCAL_PROVIDER_URL = os.environ.get("FISCAL_PROVIDER_URL", "http://127.0.0.1:8081/possystem/v5")
+FISCAL_LOGIN = os.environ.get("FISCAL_LOGIN", "refundtool")
+FISCAL_PASSWORD = os.environ.get("FISCAL_PASSWORD", "refundtool")
+FISCAL_GROUP_CODE = os.environ.get("FISCAL_GROUP_CODE", "refundtool-ru_1")
+FISCAL_COMPANY_INN = os.environ.get("FISCAL_COMPANY_INN", "7700000001")
+FISCAL_COMPANY_SNO = os.environ.get("FISCAL_COMPANY_SNO", "osn")
+FISCAL_COMPANY_EMAIL = os.environ.get("FISCAL_COMPANY_EMAIL", "receipts@refundtool.example")
+FISCAL_COMPANY_PAYMENT_ADDRESS = os.environ.get("FISCAL_COMPANY_PAYMENT_ADDRESS", "https://shop.refundtool.example")
+FISCAL_SLA_SECONDS = env_int("FISCAL_SLA_SECONDS", 120)
+FISCAL_HTTP_TIMEOUT_SECONDS = env_int("FISCAL_HTTP_TIMEOUT_SECONDS", 10)
+FISCAL_TOKEN_TTL_SECONDS = env_int("FISCAL_TOKEN_TTL_SECONDS", 86400)
+FISCAL_POLL_INTERVAL_SECONDS = env_float("FISCAL_POLL_INTERVAL_SECONDS", 0.5)
+FISCAL_RETRY_BACKOFF_MAX_SECONDS = env_int("FISCAL_RETRY_BACKOFF_MAX_SECONDS", 30)
+FISCAL_LOST_TASK_SECONDS = env_int("FISCAL_LOST_TASK_SECONDS", 30)
+FISCAL_SWEEP_INTERVAL_SECONDS = env_float("FISCAL_SWEEP_INTERVAL_SECONDS", 30.0)
+FISCAL_DELIVERY_VAT_RATE = os.environ.get("FISCAL_DELIVERY_VAT_RATE", "22")
+CELERY_TASK_ROUTES["fiscalization.*"] = {"queue": "fiscal"}
+CELERY_BEAT_SCHEDULE["fiscal-sweep"] = {
+    "task": "fiscalization.sweep_receipts",
+    "schedule": FISCAL_SWEEP_INTERVAL_SECONDS,
+}
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

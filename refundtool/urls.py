@@ -9,6 +9,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("monitoring/", include("events.monitoring.urls")),
+    path("api/fiscal/", include("fiscalization.urls")),
     path("api/", include("refundtool.api.urls")),
     path("api/", include("events.gateway.urls")),
     re_path(r"^api/", api_errors.not_found),  # nothing else under /api/ answers HTML

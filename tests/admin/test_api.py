@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from fiscalization.models import Receipt
 from refundtool.models import Refund
 from refundtool.roles import ACCOUNTANT
 from tests.admin.factories import make_refund
@@ -67,6 +68,7 @@ def test_cursor_pages_and_updated_after(api):
 
 def test_detail_has_items_history_and_receipts(api):
     refund = make_refund("completed", order_number="done-1")
+    Receipt.objects.filter(refund=refund).update(status="done", attempts=2, fn_number="9999078900012345")
     body = api.get(reverse("refundtool_api:refund-detail", args=[refund.id])).json()
     assert [item["sku"] for item in body["items"]] == ["SKU-KETTLE", "SKU-MUG"]
     assert [row["transition"] for row in body["history"]] == [
@@ -76,9 +78,10 @@ def test_detail_has_items_history_and_receipts(api):
         "register_receipt",
     ]
     assert body["history"][3]["actor_id"] == "fiscalization"
-    [receipt] = body["receipts"]
-    assert receipt["status"] == "done"
-    assert receipt["fn_number"] == "9999078900012345"
+    [receipt] = body["receipts"]  # from fiscalization, through refundtool.receipts
+    assert receipt["label"].startswith("part 1, attempt 1 (")
+    assert (receipt["status"], receipt["attempts"], receipt["fn_number"]) == ("done", 2, "9999078900012345")
+    assert body["fiscal"]["status"] == "done"
 
 
 @pytest.mark.parametrize(

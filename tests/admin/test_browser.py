@@ -19,6 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from fiscalization.models import Receipt
 from refundtool.models import Refund, RefundTransition
 from refundtool.reports import business_zone
 from refundtool.roles import ACCOUNTANT, SUPPORT
@@ -77,6 +78,7 @@ def _shot(page: Page, name: str) -> None:
 
 def test_support_finds_a_refund_and_retries_its_receipt(page, make_user):
     refund = make_refund("fiscal_failed", order_number="RU-BROWSER-1")
+    Receipt.objects.filter(refund=refund).update(status="fail", attempts=3, last_error="provider outage")
     make_refund("fiscal_failed", order_number="RU-BROWSER-2")
     make_user("support.anna", SUPPORT)
 
@@ -101,6 +103,7 @@ def test_support_finds_a_refund_and_retries_its_receipt(page, make_user):
     expect(last).to_contain_text("retry_receipt")
     expect(last.locator(".actor")).to_contain_text("user: support.anna")
     expect(last.locator(".reason")).to_contain_text("provider outage is over (INC-42)")
+    expect(page.locator("#refund-receipts")).to_contain_text("part 1, attempt 2")  # fiscalization's new attempt
     _shot(page, "support-4-audited")
     audit = RefundTransition.objects.filter(refund=refund).latest("sequence")
     assert (audit.transition, audit.actor_id) == ("retry_receipt", "support.anna")

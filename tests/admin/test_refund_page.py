@@ -9,6 +9,7 @@ from django.urls import reverse
 from events.dead_letters import DeadLetterPublisher
 from events.embedded_broker import free_port
 from events.models import InboxMessage
+from fiscalization.models import Receipt
 from refundtool.models import Refund
 from tests.admin.factories import make_refund
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
@@ -35,6 +36,7 @@ def _park_dead_letter(topic: str, *, key: str, value: bytes) -> Message:
 
 def test_the_whole_story_of_a_refund(support, unique_name):
     refund = make_refund("fiscal_failed", order_number=unique_name("RU"))
+    Receipt.objects.filter(refund=refund).update(status="fail", attempts=3, last_error="cash register offline")
     InboxMessage.objects.create(
         eid=uuid.uuid4(),
         group="refundtool",
@@ -61,7 +63,8 @@ def test_the_whole_story_of_a_refund(support, unique_name):
     # 1 in; out: a refund.update per change (4), item_ready_to_refund and money_refunded
     assert page.count('class="event-row"') == 1 + 6
     assert "refund.money_refunded" in page
-    assert "receipt (summary from the refund)" in page  # receipts (from the refund until fiscalization registers)
+    assert "part 1, attempt 1 (" in page  # receipts with their attempts, from fiscalization
+    assert "cash register offline" in page
     assert "dlq-marker" in page
     assert "HandlerFailed" in page
     assert "not-this-one" not in page

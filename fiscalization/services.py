@@ -1,0 +1,394 @@
+"""The life of a fiscal receipt: created with the refund's change, registered, polled, settled, swept.
+
+Flow. When a refund enters ``refunded`` with a receipt due, ``receipts_create_for_refund`` writes the
+pending receipts in the same transaction and enqueues their registration after commit.
+``receipt_register`` sends the stored body under the receipt's external_id (a resend after a lost
+answer gets the same uuid back, code 33) and enqueues ``receipt_poll``, which asks for the report
+until it is final. ``done`` on every part completes the refund through the domain; a final ``fail``
+moves it to ``fiscal_failed``; a ``fail`` of type timeout registers the part again under a new
+external_id, as the provider's rule says. ``receipts_sweep`` (beat) re-enqueues receipts whose task
+was lost, flags receipts past their deadline and settles refunds whose receipts are all final.
+
+Retries: the provider being unavailable raises ``ProviderUnavailable`` out of ``receipt_register`` and
+``receipt_poll``; their Celery tasks declare the retries. Before raising, the receipt's
+``next_attempt_at`` is moved past the longest backoff, so the sweep does not double a retry that is
+only waiting. Every step is guarded by a conditional update on the receipt's status, so a task
+delivered twice, or a poll chain doubled by the sweep, changes nothing the second time.
+
+Locks: the refund row first, then its receipts, everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fiscalization import metrics
+from fiscalization.builder import (
+    MOSCOW,
+    TIMESTAMP_FORMAT,
+    Company,
+    ReceiptBuildError,
+    client_of,
+    sell_refund_body,
+    split_positions,
+)
+from fiscalization.models import LIVE_STATUSES, Receipt, ReceiptStatus
+from fiscalization.provider import AtolClient, ProviderError, ProviderRejected, ProviderUnavailable, Report
+from fiscalization.selectors import latest_receipts_by_part, receipt_source_of
+from refundtool.models import Refund
+from refundtool.services import Actor, refund_apply_fiscal_result
+from refundtool.states import TERMINAL_STATUSES, FiscalStatus, RefundStatus
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+POLL_BACKOFF_LIMIT = 8
+CLOSED = TERMINAL_STATUSES  # completed, cancelled: nothing is sent for them any more
+ACTOR = Actor.system("fiscalization")
+
+
+def _attempt_lease() -> timedelta:
+    """The longest one provider call can take: a token, the request, and the request again after code 11."""
+    return timedelta(seconds=3 * settings.FISCAL_HTTP_TIMEOUT_SECONDS)
+
+
+def _after_longest_backoff(now: datetime) -> datetime:
+    return now + _attempt_lease() + timedelta(seconds=settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS)
+
+
+def _enqueue_register(receipt_id: int) -> None:
+    from fiscalization.tasks import register_receipt
+
+    transaction.on_commit(lambda: register_receipt.delay(receipt_id), robust=True)
+
+
+def _enqueue_poll(receipt_id: int, *, countdown: float) -> None:
+    from fiscalization.tasks import poll_receipt
+
+    transaction.on_commit(lambda: poll_receipt.apply_async((receipt_id,), countdown=countdown), robust=True)
+
+
+def _enqueue_settle(refund_id: UUID) -> None:
+    from fiscalization.tasks import settle_refund
+
+    transaction.on_commit(lambda: settle_refund.delay(str(refund_id)), robust=True)
+
+
+# --- creation -------------------------------------------------------------------------------------
+
+
+def receipts_create_for_refund(*, refund: Refund) -> list[Receipt]:
+    """The receipts a refund still owes: one per part whose latest receipt is missing or failed.
+
+    Runs inside the transaction that changed the refund (the refund row is locked there). A refund
+    that cannot make a valid receipt gets a failed receipt carrying the reason, and is settled to
+    fiscal_failed after commit: support sees why, and nothing is sent that the provider must refuse.
+    """
+    now = timezone.now()
+    latest = latest_receipts_by_part(refund)
+    refunded_at = refund.refunded_at or now
+    deadline = refunded_at + timedelta(seconds=settings.FISCAL_SLA_SECONDS)
+    try:
+        source = receipt_source_of(refund)
+        parts = split_positions(source)
+        client = client_of(source)
+        company = Company.from_settings()
+        owed = [(number, positions) for number, positions in enumerate(parts, start=1) if _owed(latest.get(number))]
+        bodies = [
+            (
+                number,
+                sell_refund_body(
+                    positions=positions,
+                    client=client,
+                    payment_method=source.payment_method,
+                    company=company,
+                    external_id=_external_id(refund, number, latest.get(number)),
+                    at=now,
+                ),
+            )
+            for number, positions in owed
+        ]
+    except ReceiptBuildError as exc:
+        failed = Receipt.objects.create(
+            refund=refund,
+            part=1,
+            seq=_next_seq(latest.get(1)),
+            external_id=_external_id(refund, 1, latest.get(1)),
+            body={},
+            total=refund.amount,
+            status=ReceiptStatus.FAIL,
+            last_error=f"no receipt can be built: {exc}",
+            refunded_at=refunded_at,
+            deadline=deadline,
+            done_at=now,
+        )
+        logger.warning("refund %s: no receipt can be built: %s", refund.id, exc)
+        _enqueue_settle(refund.id)
+        return [failed]
+    if not bodies:
+        # Every part is already done or under way (support re-entered refunded): only the outcome is due.
+        _enqueue_settle(refund.id)
+        return []
+    receipts = Receipt.objects.bulk_create(
+        Receipt(
+            refund=refund,
+            part=number,
+            seq=_next_seq(latest.get(number)),
+            external_id=body["external_id"],
+            body=body,
+            total=body["receipt"]["total"],
+            refunded_at=refunded_at,
+            deadline=deadline,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for number, body in bodies
+    )
+    for receipt in receipts:
+        _enqueue_register(receipt.id)
+    return receipts
+
+
+def _owed(latest: Receipt | None) -> bool:
+    return latest is None or latest.status == ReceiptStatus.FAIL
+
+
+def _next_seq(latest: Receipt | None) -> int:
+    return 1 if latest is None else latest.seq + 1
+
+
+def _external_id(refund: Refund, part: int, latest: Receipt | None) -> str:
+    return f"{refund.id}-{part}-{_next_seq(latest)}"
+
+
+# --- registration and report ----------------------------------------------------------------------
+
+
+def receipt_register(*, receipt_id: int) -> None:
+    """Send the receipt's body to the provider; on a uuid, enqueue the report poll. Raises ProviderUnavailable."""
+    receipt = Receipt.objects.select_related("refund").filter(id=receipt_id).first()
+    if receipt is not None and receipt.status == ReceiptStatus.PENDING and receipt.refund.status in CLOSED:
+        # Support closed the refund (e.g. receipted outside the tool): a receipt now would be a second one.
+        _finish_failed(receipt, reason=f"not sent: the refund was {receipt.refund.status} before it was")
+        return
+    sendable = Receipt.objects.filter(id=receipt_id, status__in=(ReceiptStatus.PENDING, ReceiptStatus.SENT))
+    claimed = sendable.update(
+        status=ReceiptStatus.SENT, attempts=F("attempts") + 1, next_attempt_at=timezone.now() + _attempt_lease()
+    )
+    if receipt is None or not claimed:
+        return  # registered (or finished) by an earlier delivery of this task
+    try:
+        registration = AtolClient.from_settings().sell_refund(receipt.body)
+    except ProviderRejected as exc:
+        _finish_failed(receipt, reason=f"the provider refused the receipt: {exc.text}")
+        return
+    except ProviderUnavailable as exc:
+        sendable.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
+        raise
+    poll_in = settings.FISCAL_POLL_INTERVAL_SECONDS
+    now = timezone.now()
+    with transaction.atomic():
+        registered = sendable.update(
+            status=ReceiptStatus.WAIT,
+            provider_uuid=registration.uuid,
+            registered_at=now,
+            next_attempt_at=now + timedelta(seconds=poll_in),
+            last_error="",
+        )
+        if registered:
+            _enqueue_poll(receipt_id, countdown=poll_in)
+
+
+def receipt_poll(*, receipt_id: int) -> None:
+    """Ask for the report once: wait -> poll again later; done, fail -> record and settle the refund."""
+    receipt = Receipt.objects.filter(id=receipt_id).first()
+    if receipt is None or receipt.status != ReceiptStatus.WAIT:
+        return
+    waiting = Receipt.objects.filter(id=receipt_id, status=ReceiptStatus.WAIT)
+    waiting.update(attempts=F("attempts") + 1, next_attempt_at=timezone.now() + _attempt_lease())
+    try:
+        report = AtolClient.from_settings().report(receipt.provider_uuid)
+    except ProviderError as exc:
+        # A refused report request says nothing final about the document: ask again later.
+        waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
+        raise ProviderUnavailable(str(exc)) from exc
+    if report.status == "wait":
+        poll_in = _next_poll_in(receipt)
+        with transaction.atomic():
+            if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):
+                _enqueue_poll(receipt_id, countdown=poll_in)
+    elif report.status == "done":
+        _finish_done(receipt, report)
+    elif report.is_timeout:
+        _register_again(receipt, report)
+    else:
+        _finish_failed(receipt, reason=f"the provider failed the receipt ({report.error_type}): {report.error_text}")
+
+
+def _next_poll_in(receipt: Receipt) -> float:
+    """Ask again after as long as the receipt has already waited, from the interval up to 8 times it.
+
+    A healthy provider answers done within a second or two, and is asked quickly; a slow one is
+    asked a few times, not every interval.
+    """
+    interval = settings.FISCAL_POLL_INTERVAL_SECONDS
+    waited = (timezone.now() - (receipt.registered_at or receipt.created_at)).total_seconds()
+    return min(max(waited, interval), POLL_BACKOFF_LIMIT * interval)
+
+
+def _finish_done(receipt: Receipt, report: Report) -> None:
+    attributes = report.attributes
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(id=receipt.refund_id)
+        done_at = timezone.now()
+        if not Receipt.objects.filter(id=receipt.id, status=ReceiptStatus.WAIT).update(
+            status=ReceiptStatus.DONE,
+            fn_number=str(attributes.get("fn_number", "")),
+            fiscal_document_number=str(attributes.get("fiscal_document_number", "")),
+            fiscal_document_attribute=str(attributes.get("fiscal_document_attribute", "")),
+            receipt_datetime=_provider_datetime(attributes.get("receipt_datetime")),
+            ofd_receipt_url=str(attributes.get("ofd_receipt_url", "")),
+            done_at=done_at,
+            last_error="",
+        ):
+            return
+        late = Receipt.objects.filter(id=receipt.id, deadline__lt=done_at, breached_at__isnull=True).update(
+            breached_at=done_at
+        )
+        latency = (done_at - receipt.refunded_at).total_seconds()
+        transaction.on_commit(lambda: metrics.REFUNDED_TO_DONE_SECONDS.observe(latency))
+        if late:
+            transaction.on_commit(metrics.SLA_BREACHES.inc)
+        _settle(refund)
+
+
+def _finish_failed(receipt: Receipt, *, reason: str) -> None:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(id=receipt.refund_id)
+        if Receipt.objects.filter(id=receipt.id, status__in=LIVE_STATUSES).update(
+            status=ReceiptStatus.FAIL, last_error=reason, done_at=timezone.now()
+        ):
+            logger.warning("receipt %s failed for good: %s", receipt.external_id, reason)
+            _settle(refund)
+
+
+def _register_again(receipt: Receipt, report: Report) -> None:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(id=receipt.refund_id)
+        if Receipt.objects.filter(id=receipt.id, status=ReceiptStatus.WAIT).update(
+            status=ReceiptStatus.FAIL,
+            last_error=f"the provider timed out ({report.error_text}); registered again under a new external_id",
+            done_at=timezone.now(),
+        ):
+            receipts_create_for_refund(refund=refund)
+
+
+def _provider_datetime(value: Any) -> datetime | None:
+    try:
+        return datetime.strptime(str(value), TIMESTAMP_FORMAT).replace(tzinfo=MOSCOW)
+    except ValueError:
+        return None
+
+
+# --- settling the refund --------------------------------------------------------------------------
+
+
+def refund_fiscal_settle(*, refund_id: UUID) -> None:
+    """Apply the outcome of a refund's receipts to the refund, when they are all final."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().filter(id=refund_id).first()
+        if refund is not None:
+            _settle(refund)
+
+
+def _settle(refund: Refund) -> None:
+    """With the refund row locked: done on every part completes it; a part failed for good fails it.
+
+    A refund that support already resolved as completed takes no result; the receipts keep theirs.
+    """
+    if refund.fiscal_status != FiscalStatus.PENDING or refund.status == RefundStatus.COMPLETED:
+        return
+    latest = latest_receipts_by_part(refund)
+    failed = [receipt for receipt in latest.values() if receipt.status == ReceiptStatus.FAIL]
+    if failed:
+        reason = "; ".join(f"receipt {receipt.external_id}: {receipt.last_error}" for receipt in failed)
+        refund_apply_fiscal_result(refund_id=refund.id, succeeded=False, reason=reason, actor=ACTOR)
+        return
+    if not latest or any(receipt.is_live for receipt in latest.values()):
+        return
+    # refund.update carries one set of fiscal attributes: those of the first receipt of a split refund.
+    first = latest[min(latest)]
+    refund_apply_fiscal_result(
+        refund_id=refund.id,
+        succeeded=True,
+        fn_number=first.fn_number,
+        fiscal_document_number=first.fiscal_document_number,
+        fiscal_document_attribute=first.fiscal_document_attribute,
+        receipt_datetime=first.receipt_datetime,
+        ofd_receipt_url=first.ofd_receipt_url,
+        reason=f"fiscal receipt registered: {', '.join(receipt.external_id for receipt in latest.values())}",
+        actor=ACTOR,
+    )
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued_registrations: int
+    requeued_polls: int
+    breached: int
+    settled: int
+
+
+def receipts_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Beat's 30-second pass: re-enqueue lost tasks, flag receipts past their deadline, settle refunds."""
+    now = now or timezone.now()
+    lost_before = now - timedelta(seconds=settings.FISCAL_LOST_TASK_SECONDS)
+    registrations = polls = 0
+    lost = Receipt.objects.filter(status__in=LIVE_STATUSES, next_attempt_at__lt=lost_before).order_by(
+        "next_attempt_at"
+    )[:SWEEP_BATCH]
+    for receipt in lost:
+        claimed = Receipt.objects.filter(
+            id=receipt.id, status=receipt.status, next_attempt_at=receipt.next_attempt_at
+        ).update(next_attempt_at=now + _attempt_lease())
+        if not claimed:
+            continue
+        if receipt.status == ReceiptStatus.WAIT:
+            _enqueue_poll(receipt.id, countdown=0)
+            polls += 1
+        else:
+            _enqueue_register(receipt.id)
+            registrations += 1
+    overdue = list(
+        Receipt.objects.filter(status__in=LIVE_STATUSES, breached_at__isnull=True, deadline__lt=now).values_list(
+            "id", flat=True
+        )[:SWEEP_BATCH]
+    )
+    breached = Receipt.objects.filter(id__in=overdue, breached_at__isnull=True).update(breached_at=now)
+    if breached:
+        metrics.SLA_BREACHES.inc(breached)
+        logger.warning("%d fiscal receipt(s) passed their SLA deadline", breached)
+    unsettled = (
+        Refund.objects.filter(fiscal_status=FiscalStatus.PENDING, receipts__isnull=False)
+        .exclude(status=RefundStatus.COMPLETED)
+        .exclude(receipts__status__in=LIVE_STATUSES)
+        .values_list("id", flat=True)
+        .distinct()[:SWEEP_BATCH]
+    )
+    settled = 0
+    for refund_id in list(unsettled):
+        refund_fiscal_settle(refund_id=refund_id)
+        settled += 1
+    return SweepResult(requeued_registrations=registrations, requeued_polls=polls, breached=breached, settled=settled)

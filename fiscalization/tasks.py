@@ -1,0 +1,57 @@
+"""Celery entry points of fiscalization: each takes an id, calls one service and declares its retries.
+
+All run on the ``fiscal`` queue (settings.CELERY_TASK_ROUTES) with late acknowledgement, so a worker
+that dies mid-task leaves the message to be delivered again; the services are idempotent for that.
+
+A provider that is unavailable (``ProviderUnavailable``) is retried without a limit: a receipt is
+owed until it is registered, and the SLA sweep makes a long outage visible. The delay grows
+exponentially from 0.1-0.2 s up to FISCAL_RETRY_BACKOFF_MAX_SECONDS, with "equal jitter" (half
+fixed, half random) so that retries after an outage do not arrive together. Celery's own
+``retry_backoff`` only jitters in whole seconds, too coarse for a two-minute SLA.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from uuid import UUID
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from fiscalization import services
+from fiscalization.provider import ProviderUnavailable
+
+FIRST_RETRY_SECONDS = 0.2
+
+
+def provider_backoff(retries: int) -> float:
+    """Seconds before retry number ``retries`` + 1: 0.1-0.2, 0.2-0.4, 0.4-0.8 ... up to the configured maximum."""
+    ceiling = min(float(settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS), FIRST_RETRY_SECONDS * 2**retries)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@shared_task(bind=True, name="fiscalization.register_receipt", acks_late=True, max_retries=None)
+def register_receipt(self: Task, receipt_id: int) -> None:
+    try:
+        services.receipt_register(receipt_id=receipt_id)
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, name="fiscalization.poll_receipt", acks_late=True, max_retries=None)
+def poll_receipt(self: Task, receipt_id: int) -> None:
+    try:
+        services.receipt_poll(receipt_id=receipt_id)
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
+
+
+@shared_task(name="fiscalization.settle_refund", acks_late=True)
+def settle_refund(refund_id: str) -> None:
+    services.refund_fiscal_settle(refund_id=UUID(refund_id))
+
+
+@shared_task(name="fiscalization.sweep_receipts", acks_late=True)
+def sweep_receipts() -> dict[str, int]:
+    return asdict(services.receipts_sweep())
