@@ -226,14 +226,11 @@ def refunds_report_rows(query: ReportQuery) -> Iterator[list[Any]]:
             while pending is not None and pending[0] == row[0]:
                 goods[pending[1]] = goods.get(pending[1], ZERO) + pending[2] * pending[3]
                 pending = next(item_stream, None)
-            vat = _vat_cells(goods)
             total = totals[row[4]]
             total.refunds += 1
             total.amount += row[7]
             total.delivery_amount += row[8]
-            for index, value in enumerate(vat):
-                if value is not None:
-                    total.by_column[index] += value
+            vat = _vat_cells(goods, total.by_column)
             met = sla_of(fiscal_status=row[11], refunded_at=row[10], receipt_datetime=row[15], now=now).met
             yield [*row[:9], *vat, *row[9:], met]
     for currency in sorted(totals):
@@ -258,19 +255,26 @@ def _snapshot() -> Iterator[None]:
         yield
 
 
-# (rate, its position among the VAT cells, percent, 100 + percent), fixed for every row.
-_RATE_CELLS = [(rate, 1 + 2 * i, Decimal(rate), 100 + Decimal(rate)) for i, rate in enumerate(RATES_WITH_VAT)]
+# rate -> (its position among the VAT cells, percent, 100 + percent), fixed for every row.
+_RATE_CELLS = {rate: (1 + 2 * i, Decimal(rate), 100 + Decimal(rate)) for i, rate in enumerate(RATES_WITH_VAT)}
 
 
-def _vat_cells(goods: dict[str, Decimal]) -> list[Decimal | None]:
-    """Goods without VAT, then per rate: goods at that rate (VAT included) and the VAT they include."""
+def _vat_cells(goods: dict[str, Decimal], totals: dict[int, Decimal]) -> list[Decimal | None]:
+    """Goods without VAT, then per rate: goods at that rate (VAT included) and the VAT they include.
+
+    Adds the filled cells to `totals` (by cell position) on the way.
+    """
     cells: list[Decimal | None] = [None] * len(VAT_COLUMNS)
-    cells[0] = goods.get(VatRate.NONE)
-    for rate, position, percent, gross_percent in _RATE_CELLS:
-        amount = goods.get(rate)
-        if amount is not None:
-            cells[position] = amount
-            cells[position + 1] = (amount * percent / gross_percent).quantize(CENT, rounding=ROUND_HALF_UP)
+    for rate, amount in goods.items():
+        if rate == VatRate.NONE:
+            cells[0] = amount
+            totals[0] += amount
+            continue
+        position, percent, gross_percent = _RATE_CELLS[rate]
+        vat = (amount * percent / gross_percent).quantize(CENT, rounding=ROUND_HALF_UP)
+        cells[position], cells[position + 1] = amount, vat
+        totals[position] += amount
+        totals[position + 1] += vat
     return cells
 
 

@@ -105,14 +105,16 @@ def _prepare_database(refunds: int, *, rebuild: bool) -> None:
 
 
 # Deterministic mix: 80% completed, 3% refunded, 5% ready_to_refund, 3% payment_failed, 1% fiscal_failed,
-# 5% cancelled, 3% needs_attention; RU 55%, KZ 20%, BY 15%, UA 10%; created over the last 365 days.
+# 5% cancelled, 3% needs_attention; RU 55%, KZ 20%, BY 15%, UA 10%; created over the last 365 days in
+# insertion order (so the table's physical order follows time, as it does in production).
 FILL_REFUNDS = """
 WITH base AS (
     SELECT g,
            (g * 37) %% 100 AS bucket,
            CASE WHEN g %% 20 < 11 THEN 'RU' WHEN g %% 20 < 15 THEN 'KZ' WHEN g %% 20 < 18 THEN 'BY' ELSE 'UA' END
                AS country,
-           now() - make_interval(secs => (g * 7919) %% (365 * 86400)) AS created,
+           -- in arrival order, as a live table fills: the oldest row first, a year back
+           now() - make_interval(secs => (%(n)s - g) * 365 * 86400.0 / %(n)s) AS created,
            (100 + g %% 5000)::numeric + 101.00 AS amount
     FROM generate_series(1::bigint, %(n)s) AS g
 ), shaped AS (
