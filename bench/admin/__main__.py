@@ -96,7 +96,7 @@ def _prepare_database(refunds: int, *, rebuild: bool) -> None:
             return
         print(f"filling {DATABASE} with {refunds:,} refunds and {2 * refunds:,} items ...", flush=True)
         started = time.perf_counter()
-        db.execute("TRUNCATE refundtool_refunditem, refundtool_refundtransition, refundtool_refund")
+        db.execute("TRUNCATE refundtool_refund CASCADE")
         db.execute(FILL_REFUNDS, {"n": refunds})
         db.execute(FILL_ITEMS)
         db.execute("VACUUM ANALYZE refundtool_refund")
