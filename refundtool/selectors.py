@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import operator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.db.models.lookups import Exact
 
+from events.models import InboxMessage, OutboxMessage
 from refundtool.exceptions import RefundNotFoundError
-from refundtool.models import Refund, RefundTransition
+from refundtool.models import PHONE_SEPARATORS, RECEIPT_DUE_STATUSES, Refund, RefundTransition, phone_digits
+from refundtool.states import FiscalStatus
 
 
 def refund_get(*, refund_id: UUID) -> Refund:
@@ -28,3 +37,116 @@ def refund_get_by_request_id(*, refund_request_id: UUID) -> Refund:
 def refund_history(*, refund_id: UUID) -> QuerySet[RefundTransition]:
     """The refund's audit rows, oldest first."""
     return RefundTransition.objects.filter(refund_id=refund_id).order_by("sequence")
+
+
+# --- support admin, API and reports -------------------------------------------------------------
+
+
+def refunds_stuck_filter(*, now: datetime) -> Q:
+    """Refunds in a non-terminal state for longer than settings.REFUNDTOOL_STUCK_AFTER_SECONDS allows it.
+
+    One (status, status_changed_at) range per state, so each arm reads refund_status_since_idx.
+    """
+    return reduce(
+        operator.or_,
+        (
+            Q(status=status, status_changed_at__lt=now - timedelta(seconds=seconds))
+            for status, seconds in settings.REFUNDTOOL_STUCK_AFTER_SECONDS.items()
+        ),
+    )
+
+
+def refunds_sla_breached_filter(*, now: datetime) -> Q:
+    """Refunds whose money left more than FISCAL_SLA_SECONDS ago while the receipt is still not done.
+
+    Only refunds with a receipt due ever have a pending or failed fiscal status (RU), so the
+    partial index refund_receipt_due_idx holds exactly the candidates.
+    """
+    return Q(
+        fiscal_status__in=RECEIPT_DUE_STATUSES,
+        refunded_at__lt=now - timedelta(seconds=settings.FISCAL_SLA_SECONDS),
+    )
+
+
+def refunds_without_receipt() -> QuerySet[Refund]:
+    """Refunds whose money left but whose receipt is not done: the accountants' reconciliation."""
+    return Refund.objects.filter(fiscal_status__in=RECEIPT_DUE_STATUSES, refunded_at__isnull=False)
+
+
+class SlaStatus(models.TextChoices):
+    NOT_APPLICABLE = "not_applicable", "not applicable"
+    RUNNING = "running", "running"
+    MET = "met", "met"
+    BREACHED = "breached", "breached"
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    status: SlaStatus
+    deadline: datetime | None = None
+
+    @property
+    def met(self) -> bool | None:
+        """True or False once decided; None while the receipt may still arrive in time, or none is due."""
+        return {SlaStatus.MET: True, SlaStatus.BREACHED: False}.get(self.status)
+
+
+def refund_sla(refund: Refund, *, now: datetime) -> Sla:
+    return sla_of(
+        fiscal_status=refund.fiscal_status,
+        refunded_at=refund.refunded_at,
+        receipt_datetime=refund.receipt_datetime,
+        now=now,
+    )
+
+
+def sla_of(
+    *, fiscal_status: str, refunded_at: datetime | None, receipt_datetime: datetime | None, now: datetime
+) -> Sla:
+    """The fiscal receipt's SLA: registered within FISCAL_SLA_SECONDS of the money leaving (refunded_at).
+
+    A done receipt is judged by its receipt_datetime (the cash register's time).
+    """
+    if fiscal_status == FiscalStatus.NOT_REQUIRED or refunded_at is None:
+        return Sla(SlaStatus.NOT_APPLICABLE)
+    deadline = refunded_at + timedelta(seconds=settings.FISCAL_SLA_SECONDS)
+    if fiscal_status == FiscalStatus.DONE:
+        late = receipt_datetime is not None and receipt_datetime > deadline
+        return Sla(SlaStatus.BREACHED if late else SlaStatus.MET, deadline)
+    return Sla(SlaStatus.BREACHED if now > deadline else SlaStatus.RUNNING, deadline)
+
+
+def refund_is_stuck(refund: Refund, *, now: datetime) -> bool:
+    seconds = settings.REFUNDTOOL_STUCK_AFTER_SECONDS.get(refund.status)
+    return seconds is not None and now - refund.status_changed_at > timedelta(seconds=seconds)
+
+
+def refund_events(*, order_number: str) -> tuple[QuerySet[InboxMessage], QuerySet[OutboxMessage]]:
+    """The events consumed (inbox) and written (outbox) for an order, oldest first; both are keyed by it."""
+    return (
+        InboxMessage.objects.filter(key=order_number).order_by("received_at", "id"),
+        OutboxMessage.objects.filter(key=order_number).order_by("created_at", "id"),
+    )
+
+
+def refunds_matching(term: str) -> Q:
+    """Support's search, by exact values only, so that every branch reads an index.
+
+    A UUID is a refund id or refund_request_id; text with "@" an e-mail (any case); anything else an
+    order number (as typed or upper-cased) or payment transaction id, and, when it has at least
+    seven digits and only phone separators, a phone number compared digit by digit.
+    """
+    term = term.strip()
+    try:
+        uuid = UUID(term)
+    except ValueError:
+        pass
+    else:
+        return Q(pk=uuid) | Q(refund_request_id=uuid)
+    if "@" in term:
+        return Q(customer_email__iexact=term)
+    matches = Q(order_number__in={term, term.upper()}) | Q(payment_transaction_id=term)
+    digits = "".join(char for char in term if char not in PHONE_SEPARATORS)
+    if digits.isdigit() and len(digits) >= 7:
+        matches |= Q(Exact(phone_digits("customer_phone"), digits))
+    return matches

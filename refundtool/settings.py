@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "rangefilter",
     "django_prometheus",
     "events",
@@ -217,6 +218,34 @@ OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS = env_int("REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFOR
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
 BUSINESS_TIME_ZONE = os.environ.get("REFUNDTOOL_BUSINESS_TIME_ZONE", "Europe/Moscow")
 
+# --- Support admin and reports --------------------------------------------------------------
+# A refund is "stuck" when it stays in a non-terminal state longer than this many seconds.
+# REFUNDTOOL_STUCK_AFTER_SECONDS="ready_to_refund=1800,refunded=300" overrides single states.
+STUCK_AFTER_SECONDS_DEFAULTS = {
+    "requested": 60,  # the creating transaction moves it on at once
+    "ready_to_refund": 900,  # Payment's answer is due within the command's 900 s timeout
+    "refunded": 600,  # the receipt is due within FISCAL_SLA_SECONDS; ten minutes is well past it
+    "payment_failed": 86400,
+    "fiscal_failed": 3600,
+    "needs_attention": 86400,
+}
+
+
+def env_seconds_by_state(name: str, defaults: dict[str, int]) -> dict[str, int]:
+    result = dict(defaults)
+    for part in env_list(name, ""):
+        state, _, seconds = part.partition("=")
+        if state.strip() not in defaults or not seconds.strip().isdigit():
+            raise ImproperlyConfigured(f"{name}: {part!r} is not state=seconds with a state of {', '.join(defaults)}")
+        result[state.strip()] = int(seconds)
+    return result
+
+
+REFUNDTOOL_STUCK_AFTER_SECONDS = env_seconds_by_state("REFUNDTOOL_STUCK_AFTER_SECONDS", STUCK_AFTER_SECONDS_DEFAULTS)
+# The SLA of a fiscal receipt (FISCAL_SLA_SECONDS) is fiscalization's setting, below.
+# How long an admin page waits for the Kafka broker (dead letters) before it shows an error instead.
+ADMIN_BROKER_TIMEOUT_SECONDS = env_int("REFUNDTOOL_ADMIN_BROKER_TIMEOUT_SECONDS", 3)
+
 # --- Fiscal receipts (54-FZ) -------------------------------------------------------------------
 # The ATOL Online v5-style provider; the defaults point at `manage.py fiscal_emulator` on port 8081.
 FISCAL_PROVIDER_URL = os.environ.get("FISCAL_PROVIDER_URL", "http://127.0.0.1:8081/possystem/v5")
@@ -282,8 +311,19 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "refundtool.api.errors.exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Refund Tool API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Refund Tool API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed sidecar package: the docs work without reaching a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # status, and a history row's source and target, are one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"RefundStatus": "refundtool.states.RefundStatus"},
+}
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("REFUNDTOOL_LOG_LEVEL", "INFO").upper()
