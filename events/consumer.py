@@ -4,8 +4,12 @@ For each polled batch, in partition order:
 - a message that cannot be parsed or validated goes to `<topic>.dlq`;
 - a message for a country this deployment does not serve is skipped;
 - any other message is recorded in the inbox and handled in one savepoint of the batch's
-  transaction, which also answers the command it responds to (events.expectations); a
-  redelivered eid is a no-op;
+  transaction; a redelivered eid is a no-op;
+- on PostgreSQL, a run of consecutive messages of an event type with a batch handler is recorded
+  in the inbox with one INSERT ... ON CONFLICT DO NOTHING and handed to the batch handler at once,
+  in one savepoint; if that fails, the run is undone and handled message by message as above;
+- either way, the savepoint that applies a response also answers the command it responds to
+  (events.expectations), so a response that is rejected or retried leaves its command open;
 - a handler's RejectMessage dead-letters the message; RetryMessageLater and unexpected errors
   pause its partition and try again later, until the retry window or the attempts run out.
 Offsets are committed only after the batch's transaction commits and its dead letters are
@@ -22,14 +26,16 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 import orjson
+import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from events.dead_letters import DeadLetterPublisher, DeadLetterPublishError
 from events.envelope import MalformedMessage, decode_message
 from events.exceptions import RejectMessage, RetryMessageLater
 from events.expectations import expectations_answer
-from events.handlers import IncomingEvent, handler_for
+from events.handlers import BatchHandler, IncomingEvent, batch_handler_for, handler_for
 from events.kafka import consumer_config
 from events.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_MESSAGE_SECONDS, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from events.models import InboxMessage
@@ -43,6 +49,21 @@ RETRY_MAX_SECONDS = 10.0
 OUTAGE_MAX_BACKOFF_SECONDS = 10.0
 
 PartitionKey = tuple[str, int]
+
+# The table name is the model's; every value is a parameter.
+_INBOX_INSERT = f"""
+    INSERT INTO {InboxMessage._meta.db_table}
+        (eid, "group", event_type, topic, "partition", "offset", key, message, received_at)
+    SELECT run.eid, %s, run.event_type, run.topic, run.partition, run.offset, run.key, run.message::jsonb, %s
+    FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int4[], %b::int8[], %b::text[], %b::text[])
+        AS run(eid, event_type, topic, partition, "offset", key, message)
+    ON CONFLICT (eid, "group") DO NOTHING
+    RETURNING eid
+"""  # noqa: S608
+
+
+def _event_type(item: _Item) -> str | None:
+    return item.event.event_type if item.event is not None else None
 
 
 @dataclass
@@ -188,22 +209,111 @@ class EventConsumer:
         result = _BatchResult()
         blocked: set[PartitionKey] = set()
         with transaction.atomic():
-            for item in items:
-                pk = item.partition_key
-                if pk in blocked:
-                    continue
-                if item.event is not None:
-                    outcome = self._handle(item)
-                    if outcome is not None:  # try again later: nothing after it in this partition
-                        blocked.add(pk)
-                        result.retry[pk] = (item.message.offset(), outcome)
-                        continue
-                elif item.skipped:
-                    EVENTS_CONSUMED.labels(item.spec.name, "skipped").inc()
-                if item.dead is not None:
-                    result.dead.append(item)
-                result.done[pk] = item.message.offset()
+            start = 0
+            while start < len(items):
+                event = items[start].event
+                batch_handler = self._batch_handler(event)
+                end = start + 1
+                if batch_handler is None or event is None:
+                    self._apply_one(items[start], result, blocked)
+                else:
+                    while end < len(items) and _event_type(items[end]) == event.event_type:
+                        end += 1
+                    self._apply_run(items[start:end], batch_handler, result, blocked)
+                start = end
         return result
+
+    def _apply_one(self, item: _Item, result: _BatchResult, blocked: set[PartitionKey]) -> None:
+        pk = item.partition_key
+        if pk in blocked:
+            return
+        if item.event is not None:
+            outcome = self._handle(item)
+            if outcome is not None:  # try again later: nothing after it in this partition
+                blocked.add(pk)
+                result.retry[pk] = (item.message.offset(), outcome)
+                return
+        elif item.skipped:
+            EVENTS_CONSUMED.labels(item.spec.name, "skipped").inc()
+        if item.dead is not None:
+            result.dead.append(item)
+        result.done[pk] = item.message.offset()
+
+    @staticmethod
+    def _batch_handler(event: IncomingEvent | None) -> BatchHandler | None:
+        # The set-based inbox insert needs INSERT ... RETURNING over arrays (unnest): PostgreSQL.
+        if event is None or connection.vendor != "postgresql":
+            return None
+        return batch_handler_for(event.event_type)
+
+    def _apply_run(
+        self, run: list[_Item], batch_handler: BatchHandler, result: _BatchResult, blocked: set[PartitionKey]
+    ) -> None:
+        """Applies consecutive events of one type at once; the same outcome as _apply_one for each in turn.
+
+        Their order is kept: the batch handler applies them as if one after the other. An eid twice
+        in the run, or a failing batch handler, sends the run down the one-by-one path instead.
+        """
+        run = [item for item in run if item.partition_key not in blocked]
+        events = [item.event for item in run if item.event is not None]
+        if len(events) < 2 or len({event.eid for event in events}) < len(events):
+            for item in run:
+                self._apply_one(item, result, blocked)
+            return
+        try:
+            with transaction.atomic():
+                new = self._record_in_inbox(events)
+                refused = batch_handler(new) if new else {}
+                expectations_answer(events=[event for index, event in enumerate(new) if index not in refused])
+                if refused:
+                    # As if RejectMessage had rolled back their savepoint: a replay is not a duplicate.
+                    InboxMessage.objects.filter(group=self.group, eid__in=[new[i].eid for i in refused]).delete()
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # the one-by-one path decides, message by message
+            logger.warning(
+                "batch handler of %s failed; applying %d events one by one",
+                events[0].event_type,
+                len(run),
+                exc_info=True,
+            )
+            for item in run:
+                self._apply_one(item, result, blocked)
+            return
+        new_eids = {event.eid for event in new}
+        refused_eids = {new[index].eid: reason for index, reason in refused.items()}
+        for item, event in zip(run, events, strict=True):
+            if event.eid in refused_eids:
+                item.dead = ("RejectMessage", refused_eids[event.eid])
+                result.dead.append(item)
+            elif event.eid in new_eids:
+                self._retries.pop(self._retry_key(item), None)
+                EVENTS_CONSUMED.labels(event.event_type, "processed").inc()
+            else:
+                EVENTS_CONSUMED.labels(event.event_type, "duplicate").inc()
+            result.done[item.partition_key] = item.message.offset()
+
+    def _record_in_inbox(self, events: list[IncomingEvent]) -> list[IncomingEvent]:
+        """Records the events in the inbox in one statement; returns those whose eid is new to the group."""
+        connection.ensure_connection()
+        # A plain psycopg cursor binds the arrays in binary (%b): no escaping of every JSON text.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                _INBOX_INSERT,
+                [
+                    self.group,
+                    timezone.now(),
+                    [event.eid for event in events],
+                    [event.event_type for event in events],
+                    [event.topic for event in events],
+                    [event.partition for event in events],
+                    [event.offset for event in events],
+                    [event.key or "" for event in events],
+                    [orjson.dumps({"metadata": event.metadata, "data": event.data}).decode() for event in events],
+                ],
+            )
+            inserted = {row[0] for row in cursor.fetchall()}
+        return [event for event in events if event.eid in inserted]
 
     def _handle(self, item: _Item) -> float | None:
         """Applies one event in a savepoint; returns when to retry it, or None when it is finished."""
@@ -226,7 +336,7 @@ class EventConsumer:
                 recorded = True
                 if handler is not None:
                     handler(event)
-                expectations_answer(event=event)
+                expectations_answer(events=[event])
         except IntegrityError as exc:
             if not recorded:
                 EVENTS_CONSUMED.labels(event.event_type, "duplicate").inc()

@@ -104,6 +104,10 @@ class DeadLetter:
         return self.headers.get(H_ERROR_MESSAGE, "")
 
     @property
+    def failed_at(self) -> str:
+        return self.headers.get(H_FAILED_AT, "")
+
+    @property
     def original_topic(self) -> str:
         return self.headers.get(H_TOPIC, self.topic.removesuffix(DLQ_SUFFIX))
 
@@ -138,8 +142,8 @@ def _reader() -> Consumer:
     )
 
 
-def dlq_topics() -> list[str]:
-    return sorted(t for t in admin_client().list_topics(timeout=10).topics if t.endswith(DLQ_SUFFIX))
+def dlq_topics(*, timeout: float = 10.0) -> list[str]:
+    return sorted(t for t in admin_client().list_topics(timeout=timeout).topics if t.endswith(DLQ_SUFFIX))
 
 
 def dead_letter_list(*, topics: list[str] | None = None, limit: int = 200, timeout: float = 10.0) -> list[DeadLetter]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -23,8 +22,7 @@ class MalformedMessage(ValueError):  # noqa: N818 - the name other parts code ag
     """A message value that is not a JSON object: bad bytes, bad JSON, or another JSON value."""
 
 
-@dataclass(frozen=True, slots=True)
-class KafkaRecord:
+class KafkaRecord(NamedTuple):
     topic: str
     key: bytes
     value: bytes

@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
 from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
+from events.bulk import bulk_insert
 from events.handlers import IncomingEvent
 from events.models import OutboxMessage, ResponseExpectation
 from events.monitoring.history import RESPONSE_WINDOW_SERIES, samples_record
@@ -73,15 +76,63 @@ def expectations_open(*, messages: Sequence[OutboxMessage]) -> list[ResponseExpe
                 deadline=message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
             )
         )
-    return ResponseExpectation.objects.bulk_create(rows) if rows else []
+    bulk_insert(rows)
+    return rows
 
 
-def expectations_answer(*, event: IncomingEvent, answered_at: datetime | None = None) -> int:
-    """Answers the open expectations a consumed event responds to; returns how many. A no-op (no
-    query) for event types that answer no command. Runs in the transaction that records the event."""
-    commands = _commands_answered_by().get(event.event_type)
-    if not commands:
+def expectations_answer(*, events: Sequence[IncomingEvent], answered_at: datetime | None = None) -> int:
+    """Answers the open expectations that consumed events respond to; returns how many. Runs in the
+    transaction that records the events. Events of types that answer no command cost no query; one
+    event costs one UPDATE, a run of them one SELECT and one UPDATE."""
+    answered_at = answered_at or timezone.now()
+    answered = 0
+    by_type: dict[str, list[IncomingEvent]] = {}
+    for event in events:
+        by_type.setdefault(event.event_type, []).append(event)
+    for event_type, of_type in by_type.items():
+        commands = _commands_answered_by().get(event_type)
+        if not commands:
+            continue
+        open_ones = ResponseExpectation.objects.filter(response_type=event_type, answered_at__isnull=True)
+        if len(of_type) == 1:
+            names = _names(of_type[0], commands)
+            if names:
+                answered += open_ones.filter(names).update(answered_at=answered_at, response_eid=of_type[0].eid)
+            continue
+        answered += _answer_run(open_ones, of_type, commands, answered_at)
+    return answered
+
+
+def _answer_run(
+    open_ones: QuerySet[ResponseExpectation],
+    events: list[IncomingEvent],
+    commands: list[EventSpec],
+    answered_at: datetime,
+) -> int:
+    names = reduce(operator.or_, (_names(event, commands) for event in events), Q())
+    if not names:
         return 0
+    candidates = list(open_ones.filter(names).only("id", "command_eid", "command_type", "correlation_value"))
+    by_eid = {expectation.command_eid: expectation for expectation in candidates}
+    by_correlation = {(e.command_type, e.correlation_value): e for e in candidates if e.correlation_value}
+    answered: dict[int, ResponseExpectation] = {}
+    for event in events:  # in partition order: the first response answers
+        causation_id = _uuid_or_none(event.metadata.get("causation_id"))
+        matches = [by_eid.get(causation_id)] + [
+            by_correlation.get((command.name, str(event.data.get(command.response_correlation_field))))
+            for command in commands
+            if command.response_correlation_field
+        ]
+        for expectation in matches:
+            if expectation is not None and expectation.id not in answered:
+                expectation.answered_at, expectation.response_eid = answered_at, event.eid
+                answered[expectation.id] = expectation
+    ResponseExpectation.objects.bulk_update(list(answered.values()), ["answered_at", "response_eid"])
+    return len(answered)
+
+
+def _names(event: IncomingEvent, commands: list[EventSpec]) -> Q:
+    """The open expectations an event answers: by its causation_id, or by the correlation field."""
     names = Q()
     causation_id = _uuid_or_none(event.metadata.get("causation_id"))
     if causation_id is not None:
@@ -90,11 +141,7 @@ def expectations_answer(*, event: IncomingEvent, answered_at: datetime | None = 
         field = command.response_correlation_field
         if field and event.data.get(field) is not None:
             names |= Q(command_type=command.name, correlation_value=str(event.data[field]))
-    if not names:
-        return 0
-    return ResponseExpectation.objects.filter(names, response_type=event.event_type, answered_at__isnull=True).update(
-        answered_at=answered_at or timezone.now(), response_eid=event.eid
-    )
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,12 +263,6 @@ def response_windows(*, now: datetime, window_seconds: int) -> list[ResponseWind
             )
         )
     return windows
-
-
-def expectations_overdue(*, now: datetime, command_type: str | None = None) -> Q:
-    """Open and past the deadline (whether or not the check has marked it yet)."""
-    condition = Q(answered_at__isnull=True, deadline__lt=now)
-    return condition & Q(command_type=command_type) if command_type else condition
 
 
 def command_types() -> list[str]:

@@ -46,6 +46,8 @@ class OutboxRelay:
         self._last_prune = 0.0
 
     def run(self, stop: threading.Event) -> None:
+        if connection.vendor == "postgresql":
+            self._listen()  # before the first look for work, so no commit falls between the two
         try:
             while not stop.is_set():
                 try:
@@ -66,7 +68,7 @@ class OutboxRelay:
                     stop.wait(self._backoff)
                     continue
                 self._backoff = 0.0
-                if published >= self.batch_size:
+                if published:  # look again before sleeping: a commit may have landed meanwhile
                     continue
                 if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     self.prune()

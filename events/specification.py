@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 SPEC_DIR = Path(__file__).resolve().parent / "spec"
 ENVELOPE_FILE = "_envelope.yaml"
@@ -29,6 +28,8 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _REF_PREFIX = "#/$defs/"
 _SPEC_KEYS = {"name", "version", "topic", "owner", "category", "partition_key", "response", "description", "data"}
 _REQUIRED_SPEC_KEYS = _SPEC_KEYS - {"response"}
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
 Category = Literal["event", "command"]
 
@@ -80,12 +81,17 @@ class Specification:
     _by_key: dict[tuple[str, int], EventSpec] = field(init=False, repr=False, compare=False)
     _latest: dict[str, EventSpec] = field(init=False, repr=False, compare=False)
     _by_topic: dict[str, EventSpec] = field(init=False, repr=False, compare=False)
+    _versions: dict[str, dict[int, EventSpec]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # specs are sorted by version, so the last one of a name is its latest
         object.__setattr__(self, "_by_key", {(spec.name, spec.version): spec for spec in self.specs})
         object.__setattr__(self, "_latest", {spec.name: spec for spec in self.specs})
         object.__setattr__(self, "_by_topic", {spec.topic: spec for spec in self.specs})
+        versions: dict[str, dict[int, EventSpec]] = {}
+        for spec in self.specs:
+            versions.setdefault(spec.name, {})[spec.version] = spec
+        object.__setattr__(self, "_versions", versions)
 
     def get(self, event_type: str, version: int | None = None) -> EventSpec:
         try:
@@ -97,7 +103,12 @@ class Specification:
             raise UnknownEventType(f"unknown event type {label!r}") from None
 
     def versions(self, event_type: str) -> list[int]:
-        return [spec.version for spec in self.specs if spec.name == event_type]
+        return list(self._versions.get(event_type, ()))
+
+    def get_named_or_latest(self, event_type: str, version: int | None) -> EventSpec:
+        """The given version when it is one of the event type's, else its latest; UnknownEventType."""
+        spec = self._versions.get(event_type, {}).get(version) if version is not None else None
+        return spec if spec is not None else self.get(event_type)
 
     def for_topic(self, topic: str) -> EventSpec:
         try:
@@ -315,14 +326,14 @@ def _check_closed(schema: dict[str, Any], *, where: str) -> None:
 
 def _check_schema(schema: dict[str, Any], *, where: str) -> None:
     try:
-        Draft202012Validator.check_schema(without_annotations(schema))
-    except SchemaError as exc:
+        jsonschema_rs.meta.validate({"$schema": JSON_SCHEMA_DIALECT, **without_annotations(schema)})
+    except jsonschema_rs.ValidationError as exc:
         raise SpecError(f"{where}: not a valid JSON Schema: {exc.message}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except FileNotFoundError:
         raise SpecError(f"{path.name}: missing") from None
     except yaml.YAMLError as exc:

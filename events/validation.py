@@ -30,23 +30,28 @@ def validate_message(event_type: str, message: Mapping[str, Any]) -> list[FieldE
     The schema is the version the message names in metadata.version when the specification has it,
     else the latest one (whose pinned version then reports the mismatch). Raises UnknownEventType.
     """
-    if not isinstance(message, Mapping):
-        return [FieldError(path="", message="an event must be a JSON object")]
-    spec = spec_for_message(event_type, message)
+    if type(message) is not dict:  # the fast path is a dict, as JSON parsers give
+        if not isinstance(message, Mapping):
+            return [FieldError(path="", message="an event must be a JSON object")]
+        message = dict(message)
+    return message_errors(spec_for_message(event_type, message), message)
+
+
+def message_errors(spec: EventSpec, message: dict[str, Any]) -> list[FieldError]:
+    """validate_message for a message object whose spec (version) the caller already looked up."""
     validator = compiled_validator(spec.name, spec.version)
-    instance = message if isinstance(message, dict) else dict(message)
-    if not validator.is_valid(instance):
-        return [error for raw in validator.iter_errors(instance) for error in _field_errors(raw)]
+    if not validator.is_valid(message):
+        return [error for raw in validator.iter_errors(message) for error in _field_errors(raw)]
     return business_rule_errors(spec.name, message["data"])
 
 
 def spec_for_message(event_type: str, message: Mapping[str, Any]) -> EventSpec:
-    specification = default_specification()
+    """The spec of the version a message names, or of the latest version when it names no known one."""
     metadata = message.get("metadata")
-    version = metadata.get("version") if isinstance(metadata, Mapping) else None
-    if isinstance(version, int) and version in specification.versions(event_type):
-        return specification.get(event_type, version)
-    return specification.get(event_type)
+    version = metadata.get("version") if type(metadata) is dict else None
+    if type(version) is not int:
+        version = None
+    return default_specification().get_named_or_latest(event_type, version)
 
 
 @functools.cache

@@ -10,9 +10,13 @@ class FiscalizationConfig(AppConfig):
     verbose_name = "Fiscal receipts"
 
     def ready(self) -> None:
+        from fiscalization.selectors import refund_receipt_views
+        from refundtool.receipts import register_receipt_source
         from refundtool.signals import refund_transitioned
 
         refund_transitioned.connect(receipts_on_refund_transitioned, dispatch_uid="fiscalization.receipts")
+        # The refund page, the API and reports show a refund's receipts with their attempts through it.
+        register_receipt_source(refund_receipt_views)
 
 
 def receipts_on_refund_transitioned(sender: object, *, refund: Any, target: str, **kwargs: Any) -> None:

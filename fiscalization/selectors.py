@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from fiscalization.builder import ReceiptSource, SourceItem
 from fiscalization.models import Receipt
 from refundtool.models import Refund
+from refundtool.receipts import ReceiptView
 
 # The standard rate an order's goods were sold at tells which standard rate its delivery was sold at.
 STANDARD_RATES_NEWEST_FIRST = ("22", "20")
@@ -56,3 +57,22 @@ def latest_receipts_by_part(refund: Refund) -> dict[int, Receipt]:
 
 def breached_receipts() -> QuerySet[Receipt]:
     return Receipt.objects.filter(breached_at__isnull=False).select_related("refund").order_by("-breached_at")
+
+
+def refund_receipt_views(refund: Refund) -> list[ReceiptView]:
+    """Every receipt of the refund (each part's attempts, oldest first), as refundtool's pages show them."""
+    return [
+        ReceiptView(
+            label=f"part {receipt.part}, attempt {receipt.seq} ({receipt.external_id})",
+            status=receipt.status,
+            attempts=receipt.attempts,
+            last_error=receipt.last_error,
+            fn_number=receipt.fn_number,
+            fiscal_document_number=receipt.fiscal_document_number,
+            fiscal_document_attribute=receipt.fiscal_document_attribute,
+            receipt_datetime=receipt.receipt_datetime,
+            ofd_receipt_url=receipt.ofd_receipt_url,
+            created_at=receipt.created_at,
+        )
+        for receipt in Receipt.objects.filter(refund=refund).order_by("part", "seq")
+    ]

@@ -6,7 +6,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from events.handlers import register_handler
+from events.handlers import register_batch_handler, register_handler
 from events.rules import register_business_rule
 from refundtool.countries import COUNTRIES
 from refundtool.validation import EVENT_TYPE, refund_request_rule_errors
@@ -20,7 +20,11 @@ class RefundToolConfig(AppConfig):
         from events.expectations import expectation_overdue
         from events.monitoring.collectors import register_scrape_collector
         from events.monitoring.dashboard import register_chart, register_tiles
-        from refundtool.handlers import handle_refund_cancelled, handle_refund_requested
+        from refundtool.handlers import (
+            handle_refund_cancelled,
+            handle_refund_requested,
+            handle_refund_requested_many,
+        )
         from refundtool.monitoring import flag_unanswered_payments
         from refundtool.monitoring_panels import (
             receipt_latency_chart,
@@ -32,6 +36,7 @@ class RefundToolConfig(AppConfig):
         # The gateway and the consumers run it for every bob.refund_requested, after the schema.
         register_business_rule(EVENT_TYPE, refund_request_rule_errors)
         register_handler(EVENT_TYPE, handle_refund_requested)
+        register_batch_handler(EVENT_TYPE, handle_refund_requested_many)
         register_handler("bob.refund_cancelled", handle_refund_cancelled)
         checks.register(check_served_countries)
         # On-call monitoring: refunds react to overdue Payment commands, and show on /metrics and the page.

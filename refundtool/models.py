@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Replace, Upper
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -44,6 +45,19 @@ class ReceiptResult:
     fiscal_document_attribute: str = ""
     receipt_datetime: datetime | None = None
     ofd_receipt_url: str = ""
+
+
+# The fiscal statuses of a refund whose money left while its receipt is not registered yet.
+RECEIPT_DUE_STATUSES = (FiscalStatus.PENDING, FiscalStatus.FAILED)
+PHONE_SEPARATORS = (" ", "-", "(", ")", "+")
+
+
+def phone_digits(field: str) -> Func:
+    """The phone number without the separators people type, "+7 (999) 123-45-67" -> "79991234567"."""
+    expression: Func | F = F(field)
+    for separator in PHONE_SEPARATORS:
+        expression = Replace(expression, Value(separator), Value(""))
+    return expression
 
 
 def money_has_not_left(refund: Refund) -> bool:
@@ -144,10 +158,27 @@ class Refund(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["customer_email"], name="refund_customer_email_idx"),
             models.Index(fields=["customer_phone"], name="refund_customer_phone_idx"),
             models.Index(fields=["payment_transaction_id"], name="refund_payment_tx_idx"),
+            # Support admin and API (refundtool/admin.py, refundtool/api): the changelist's order and
+            # date range, the API's updated_after cursor, case-blind e-mail search, phone search by
+            # digits, and the small set of refunds whose receipt is still due (SLA, reconciliation).
+            models.Index(fields=["created_at"], name="refund_created_at_idx"),
+            models.Index(fields=["updated_at", "id"], name="refund_updated_at_idx"),
+            models.Index(Upper("customer_email"), name="refund_email_ci_idx"),
+            models.Index(phone_digits("customer_phone"), name="refund_phone_digits_idx"),
+            models.Index(
+                fields=["refunded_at"],
+                condition=Q(fiscal_status__in=RECEIPT_DUE_STATUSES),
+                name="refund_receipt_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"refund {self.id} of order {self.order_number} ({self.status})"
+
+    def state_saved(self) -> None:
+        """Tells the fsm mixin that the status in memory is the one in the database, after a set-based
+        UPDATE (which bypasses save()), so a later save() is guarded from that status."""
+        self._update_initial_state()
 
     # --- transitions -------------------------------------------------------------------------------
 

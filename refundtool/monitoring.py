@@ -30,12 +30,12 @@ from events.models import ResponseExpectation
 from events.monitoring.flags import flags_clear, flags_raise
 from events.monitoring.history import samples_record
 from events.monitoring.models import Sample
-from refundtool.selectors import refund_counts_by_status, refunds_stuck
+from refundtool.selectors import REFUND_FLAG_SUBJECT, refund_counts_by_status, refunds_stuck
 from refundtool.states import ITEM_READY_TO_REFUND, TERMINAL_STATUSES, RefundStatus
 
 logger = logging.getLogger(__name__)
 
-SUBJECT = "refund"
+SUBJECT = REFUND_FLAG_SUBJECT
 PAYMENT_UNANSWERED = "payment_unanswered"
 REFUND_STATES_SERIES = "refunds_in_state"
 # The states a refund passes through or waits in; completed and cancelled only ever grow.

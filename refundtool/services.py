@@ -2,14 +2,14 @@
 
 Each service is one transaction: it locks the refund (``select_for_update``), applies one or more
 django-fsm-2 transitions, and for each change saves the refund with ``sequence`` + 1 and calls
-``_record_change``, which writes the audit row, the outgoing events and the ``refund_transitioned``
+``_record_changes``, which writes the audit row, the outgoing events and the ``refund_transitioned``
 signal. A refused change raises a ``refundtool.exceptions`` error and writes nothing; a repeated
 input that is already applied is a no-op and also writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,14 +17,16 @@ from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from events.bulk import bulk_insert
 from events.errors import FieldError
-from events.outbox import OutgoingEvent, outbox_enqueue
+from events.models import OutboxMessage
+from events.outbox import OutgoingEvent, outbox_messages, outbox_write
 from refundtool.exceptions import (
     ActorNotAllowedError,
     IllegalTransitionError,
+    RefundError,
     RefundNotFoundError,
     RequestConflictError,
     ValidationError,
@@ -92,28 +94,41 @@ def refund_request(*, data: Mapping[str, Any], actor: Actor) -> Refund:
     refund unchanged when the content is the same, and raises RequestConflictError when it differs; two
     identical requests at once meet at the unique constraint and end the same way.
     """
-    if actor.kind not in CREATION_ACTORS:
-        raise ActorNotAllowedError(
-            f"{CREATION} may be triggered by {', '.join(CREATION_ACTORS)}, not {actor.kind}",
-            refund_id=None,
-            status=None,
-            transition=CREATION,
-        )
-    request = parse_refund_request(data)
-    fingerprint = request.fingerprint()
-    existing = Refund.objects.filter(refund_request_id=request.refund_request_id).first()
-    if existing is None:
+    [outcome] = refund_request_many(requests=[(data, actor)])
+    if isinstance(outcome, RefundError):
+        raise outcome
+    return outcome
+
+
+def refund_request_many(*, requests: Sequence[tuple[Mapping[str, Any], Actor]]) -> list[Refund | RefundError]:
+    """refund_request for each (data, actor), as if one after the other, in one transaction and a few statements.
+
+    Outcome i is what refund_request would return for request i (the new refund, or the existing one
+    for a duplicate) or the RefundError it would raise; a refused request writes nothing and does not
+    stop the others. The rows written (refunds, items, audit rows, outbox rows in each refund's
+    order, refund_transitioned signals) are those of refund_request, request by request. A request
+    repeating the refund_request_id of an earlier one in `requests` is judged against it.
+    """
+    outcomes: dict[int, Refund | RefundError] = {}
+    parsed: list[tuple[int, RefundRequest, str, Actor]] = []
+    for index, (data, actor) in enumerate(requests):
         try:
-            with transaction.atomic():
-                return _create_refund(request, fingerprint=fingerprint, actor=actor)
-        except IntegrityError:
-            # A concurrent request with this refund_request_id committed first: judge ours against it.
-            existing = Refund.objects.filter(refund_request_id=request.refund_request_id).first()
-            if existing is None:
-                raise
-    if existing.request_fingerprint != fingerprint:
-        raise RequestConflictError(refund_request_id=request.refund_request_id, refund_id=existing.id)
-    return existing
+            _check_creation_actor(actor)
+            request = parse_refund_request(data)
+        except RefundError as exc:
+            outcomes[index] = exc
+            continue
+        parsed.append((index, request, request.fingerprint(), actor))
+    if parsed:
+        with transaction.atomic(savepoint=False):
+            try:
+                with transaction.atomic():
+                    _request_refunds(parsed, outcomes)
+            except IntegrityError:
+                # A concurrent request with one of these refund_request_ids committed first: judge
+                # them again against what is there now (a second failure is not ours to explain).
+                _request_refunds(parsed, outcomes)
+    return [outcomes[index] for index in range(len(requests))]
 
 
 def refund_cancel(*, refund_id: UUID, reason: str, actor: Actor) -> Refund:
@@ -275,8 +290,38 @@ def refund_resolve(*, refund_id: UUID, target: str, reason: str, actor: Actor) -
 # --- the machinery ------------------------------------------------------------------------------
 
 
-def _create_refund(request: RefundRequest, *, fingerprint: str, actor: Actor) -> Refund:
-    refund = Refund.objects.create(
+def _check_creation_actor(actor: Actor) -> None:
+    if actor.kind not in CREATION_ACTORS:
+        raise ActorNotAllowedError(
+            f"{CREATION} may be triggered by {', '.join(CREATION_ACTORS)}, not {actor.kind}",
+            refund_id=None,
+            status=None,
+            transition=CREATION,
+        )
+
+
+def _request_refunds(
+    parsed: Sequence[tuple[int, RefundRequest, str, Actor]], outcomes: dict[int, Refund | RefundError]
+) -> None:
+    """Judges each parsed request against the refunds known by its refund_request_id (one query), creates the new."""
+    ids = {request.refund_request_id for _, request, _, _ in parsed}
+    known = {refund.refund_request_id: refund for refund in Refund.objects.filter(refund_request_id__in=ids)}
+    new: list[tuple[RefundRequest, str, Actor]] = []
+    for index, request, fingerprint, actor in parsed:
+        existing = known.get(request.refund_request_id)
+        if existing is None:
+            existing = known[request.refund_request_id] = _new_refund(request, fingerprint=fingerprint)
+            new.append((request, fingerprint, actor))
+        if existing.request_fingerprint != fingerprint:
+            outcomes[index] = RequestConflictError(refund_request_id=request.refund_request_id, refund_id=existing.id)
+        else:
+            outcomes[index] = existing
+    if new:
+        _create_refunds([(known[request.refund_request_id], request, actor) for request, _, actor in new])
+
+
+def _new_refund(request: RefundRequest, *, fingerprint: str) -> Refund:
+    return Refund(
         refund_request_id=request.refund_request_id,
         request_fingerprint=fingerprint,
         order_number=request.order_number,
@@ -290,23 +335,70 @@ def _create_refund(request: RefundRequest, *, fingerprint: str, actor: Actor) ->
         customer_phone=request.customer_phone,
         requested_at=request.requested_at,
     )
-    RefundItem.objects.bulk_create(
-        RefundItem(
-            refund=refund,
-            item_id=item.item_id,
-            sku=item.sku,
-            name=item.name,
-            quantity=item.quantity,
-            unit_price=item.unit_price,
-            vat_rate=item.vat_rate,
-            reason=item.reason,
-        )
-        for item in request.items
+
+
+def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]]) -> None:
+    """Writes new refunds as refund_request does one by one, but each step for all of them in one statement.
+
+    Step by step like the single path: insert the refunds (requested) and their items, record
+    `request`, run send_to_payment in memory, update the refunds, record `send_to_payment`.
+    """
+    refunds = [refund for refund, _, _ in new]
+    bulk_insert(refunds)
+    items = {
+        refund.pk: [
+            RefundItem(
+                refund=refund,
+                item_id=item.item_id,
+                sku=item.sku,
+                name=item.name,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                vat_rate=item.vat_rate,
+                reason=item.reason,
+            )
+            for item in request.items
+        ]
+        for refund, request, _ in new
+    }
+    bulk_insert([item for refund_items in items.values() for item in refund_items])
+    for refund in refunds:
+        _attach_items(refund, items[refund.pk])
+    _record_changes(
+        [_change(refund, transition=CREATION, source=None, actor=actor, reason="") for refund, _, actor in new]
     )
-    prefetch_related_objects([refund], "items")
-    _record_change(refund, transition=CREATION, source=None, actor=actor, reason="")
-    _apply(refund, "send_to_payment", actor=actor.follow_up())
-    return refund
+    now = timezone.now()
+    sources = [
+        _transition(refund, "send_to_payment", actor=actor.follow_up(), reason="", now=now) for refund, _, actor in new
+    ]
+    for refund in refunds:
+        refund.updated_at = now  # what save() would set (auto_now)
+    # Every refund here made the same move (requested -> ready_to_refund, sequence 2, no reason, at
+    # `now`), so one UPDATE writes them all; the status filter guards it as the fsm mixin guards save().
+    updated = Refund.objects.filter(pk__in=[refund.pk for refund in refunds], status=S.REQUESTED).update(
+        status=S.READY_TO_REFUND, sequence=2, reason="", status_changed_at=now, updated_at=now
+    )
+    if updated != len(refunds) or any(
+        (refund.status, refund.sequence, refund.reason) != (S.READY_TO_REFUND, 2, "") for refund in refunds
+    ):
+        raise RuntimeError("send_to_payment did not move every new refund alike")
+    for refund in refunds:
+        refund.state_saved()
+    _record_changes(
+        [
+            _change(refund, transition="send_to_payment", source=source, actor=actor.follow_up(), reason="")
+            for (refund, _, actor), source in zip(new, sources, strict=True)
+        ]
+    )
+
+
+def _attach_items(refund: Refund, items: list[RefundItem]) -> None:
+    """Lets refund.items.all() answer the items just written (in their order), as a prefetch would after
+    reading them back: the payloads of the creation read them three times, and reading costs more."""
+    queryset = refund.items.all()
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    refund._prefetched_objects_cache = {"items": queryset}
 
 
 def _single_change(refund_id: UUID, name: str, *, reason: str, actor: Actor) -> Refund:
@@ -325,6 +417,13 @@ def _locked(refund_id: UUID) -> Refund:
 
 def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts: Any) -> None:
     """Run the fsm transition `name` (refusing it with a clear error), then save and record the change."""
+    source = _transition(refund, name, actor=actor, reason=reason, now=timezone.now(), **facts)
+    refund.save()
+    _record_changes([_change(refund, transition=name, source=source, actor=actor, reason=reason)])
+
+
+def _transition(refund: Refund, name: str, *, actor: Actor, reason: str, now: datetime, **facts: Any) -> str:
+    """Run the fsm transition `name` in memory, refusing it with a clear error; returns the source status."""
     source = refund.status
     declared = next((t for t in refund.get_all_status_transitions() if t.name == name and t.source == source), None)
     if declared is None:
@@ -353,18 +452,25 @@ def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts
     refund.sequence += 1
     refund.reason = reason
     if refund.status != source:
-        refund.status_changed_at = timezone.now()
-    refund.save()
-    _record_change(refund, transition=name, source=source, actor=actor, reason=reason)
+        refund.status_changed_at = now
+    return source
 
 
-def _record_change(refund: Refund, *, transition: str, source: str | None, actor: Actor, reason: str) -> None:
-    """The one place every change of a refund is recorded, inside the service's transaction.
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One change of a refund, ready to record: its audit row and its outbox rows, not yet written."""
 
-    The refund is already saved with its new sequence. This decides the events the change causes
-    (refund.update always; item_ready_to_refund on entering ready_to_refund; money_refunded the first
-    time it enters refunded), writes the audit row and the events to the transactional outbox, so they
-    commit with the change, and sends refund_transitioned.
+    refund: Refund
+    audit_row: RefundTransition
+    outbox: list[OutboxMessage]
+    source: str | None
+
+
+def _change(refund: Refund, *, transition: str, source: str | None, actor: Actor, reason: str) -> _Change:
+    """The audit row and the events of a change of `refund`, which is already in its new state.
+
+    It decides the events the change causes: refund.update always; item_ready_to_refund on entering
+    ready_to_refund; money_refunded the first time it enters refunded.
     """
     target = refund.status
     events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source))]
@@ -373,7 +479,7 @@ def _record_change(refund: Refund, *, transition: str, source: str | None, actor
         events.append(OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund)))
     elif entered == MONEY_REFUNDED and not refund.transitions.filter(target=S.REFUNDED).exists():
         events.append(OutgoingEvent(MONEY_REFUNDED, money_refunded_data(refund)))
-    RefundTransition.objects.create(
+    audit_row = RefundTransition(
         refund=refund,
         sequence=refund.sequence,
         transition=transition,
@@ -385,8 +491,27 @@ def _record_change(refund: Refund, *, transition: str, source: str | None, actor
         reason=reason,
         event_types=[event.event_type for event in events],
     )
-    outbox_enqueue(events=events, country=refund.country, causation_id=actor.causing_eid)
-    refund_transitioned.send(sender=Refund, refund=refund, transition=transition, source=source, target=target)
+    outbox = outbox_messages(events=events, country=refund.country, causation_id=actor.causing_eid)
+    return _Change(refund=refund, audit_row=audit_row, outbox=outbox, source=source)
+
+
+def _record_changes(changes: Sequence[_Change]) -> None:
+    """The one place changes of refunds are recorded, inside the service's transaction.
+
+    The refunds are already saved with their new sequence. It writes the audit rows and the events to
+    the transactional outbox (each in one statement, in order), so they commit with the changes, and
+    then sends refund_transitioned for each change.
+    """
+    bulk_insert([change.audit_row for change in changes])
+    outbox_write(messages=[message for change in changes for message in change.outbox])
+    for change in changes:
+        refund_transitioned.send(
+            sender=Refund,
+            refund=change.refund,
+            transition=change.audit_row.transition,
+            source=change.source,
+            target=change.audit_row.target,
+        )
 
 
 def _complete_if_no_receipt_due(refund: Refund, *, actor: Actor) -> None:

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "rangefilter",
     "django_prometheus",
     "events",
@@ -211,9 +212,13 @@ KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1 if DEBUG else 3
 
 # --- Metrics (/metrics) -----------------------------------------------------------------------
 # Every process writes its metrics to files here and /metrics adds them up; set before any app
-# creates a metric. The directory must start empty with the deployment (run_all empties it).
+# creates a metric. run_all removes the files an earlier run left.
 PROMETHEUS_MULTIPROC_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "prometheus")
 use_multiprocess_directory(PROMETHEUS_MULTIPROC_DIR)
+
+# --- Events-bus gateway --------------------------------------------------------------------
+EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = env_int("EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS", 10000)
+EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS = env_int("EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS", 5)
 
 # --- Event runtime --------------------------------------------------------------------------
 CONSUMER_GROUP = os.environ.get("REFUNDTOOL_CONSUMER_GROUP", "refundtool")
@@ -232,6 +237,11 @@ OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS = env_int("REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFOR
 # --- Domain ---------------------------------------------------------------------------------
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
 BUSINESS_TIME_ZONE = os.environ.get("REFUNDTOOL_BUSINESS_TIME_ZONE", "Europe/Moscow")
+
+# --- Support admin and reports --------------------------------------------------------------
+# A refund's maximum age per state (REFUNDTOOL_STUCK_AFTER_SECONDS) is under "On-call monitoring", below.
+# How long an admin page waits for the Kafka broker (dead letters) before it shows an error instead.
+ADMIN_BROKER_TIMEOUT_SECONDS = env_int("REFUNDTOOL_ADMIN_BROKER_TIMEOUT_SECONDS", 3)
 
 # --- Fiscal receipts (54-FZ) -------------------------------------------------------------------
 # The ATOL Online v5-style provider; the defaults point at `manage.py fiscal_emulator` on port 8081.
@@ -347,8 +357,19 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "refundtool.api.errors.exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Refund Tool API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Refund Tool API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed sidecar package: the docs work without reaching a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # status, and a history row's source and target, are one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"RefundStatus": "refundtool.states.RefundStatus"},
+}
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("REFUNDTOOL_LOG_LEVEL", "INFO").upper()

@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,10 @@ MONEY_PATTERN = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 ORDER_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{6,19}$")
 MONEY_HINT = 'must be a decimal string with at most 2 decimals, like "1499.00"'
+# Read once: Django's choices enums build these lists on every access.
+PAYMENT_METHODS = list(PaymentMethod.values)
+VAT_RATES = list(VatRate.values)
+KNOWN_COUNTRIES = sorted(COUNTRIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +69,20 @@ class RefundRequest:
     requested_at: datetime
 
     def fingerprint(self) -> str:
-        """Equal for two requests with the same content, however their JSON was spelled."""
-        normalised = asdict(self)
+        """Equal for two requests with the same content, however their JSON was spelled.
+
+        The canonical form is that of dataclasses.asdict (stored fingerprints depend on it), built
+        without asdict's deep copies, which cost more than the hashing.
+        """
+        normalised = {name: getattr(self, name) for name in _REQUEST_FIELDS}
+        normalised["items"] = [{name: getattr(item, name) for name in _ITEM_FIELDS} for item in self.items]
         normalised["requested_at"] = self.requested_at.astimezone(UTC).isoformat()
         canonical = json.dumps(normalised, sort_keys=True, default=_canonical)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(RefundRequest))
+_ITEM_FIELDS = tuple(f.name for f in fields(RefundItemRequest))
 
 
 def _canonical(value: object) -> str:
@@ -143,7 +156,7 @@ def _read(data: Any) -> _Reading:
         values["order_number"] = order_number
     else:
         reading.fail(f"{path}/order_number", "must be 1 to 64 letters, digits, '_' or '-'")
-    values["country"] = reading.choice(data, "country", path, allowed=sorted(COUNTRIES))
+    values["country"] = reading.choice(data, "country", path, allowed=KNOWN_COUNTRIES)
     currency = data.get("currency")
     if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
         values["currency"] = currency
@@ -153,9 +166,7 @@ def _read(data: Any) -> _Reading:
     payment = reading.mapping(data, "payment", path)
     if payment is not None:
         values["payment_id"] = reading.text(payment, "payment_id", f"{path}/payment", max_length=64)
-        values["payment_method"] = reading.choice(
-            payment, "method", f"{path}/payment", allowed=list(PaymentMethod.values)
-        )
+        values["payment_method"] = reading.choice(payment, "method", f"{path}/payment", allowed=PAYMENT_METHODS)
     _read_items(reading, data.get("items"), f"{path}/items")
     if data.get("delivery_amount") is None:
         values["delivery_amount"] = Decimal("0")
@@ -225,7 +236,7 @@ def _read_items(reading: _Reading, items: Any, path: str) -> None:
                 "name": reading.text(item, "name", item_path, max_length=255),
                 "quantity": quantity,
                 "unit_price": reading.money(item, "unit_price", item_path),
-                "vat_rate": reading.choice(item, "vat_rate", item_path, allowed=list(VatRate.values)),
+                "vat_rate": reading.choice(item, "vat_rate", item_path, allowed=VAT_RATES),
                 "reason": reading.text(item, "reason", item_path, max_length=500),
             }
         )

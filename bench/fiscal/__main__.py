@@ -29,7 +29,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.support import percentile, wait_for
+from events.embedded_broker import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
+
 GOAL_OVER_FLOOR_SECONDS = 2.0
 
 
@@ -49,29 +53,6 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     return parser.parse_args()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise SystemExit(f"bench: timed out after {timeout:.0f}s waiting for {what}")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 def main() -> None:

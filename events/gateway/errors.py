@@ -14,7 +14,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 class GatewayError(Exception):
-    """Answered as {"code", "message", "errors": [{path, message}], "events": [per-event status]}."""
+    """A request the gateway refuses; answered with status_response."""
 
     def __init__(
         self,
@@ -35,13 +35,23 @@ class GatewayError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> HttpResponse:
-        body = {
-            "code": self.code,
-            "message": self.message,
-            "errors": [error.as_dict() for error in self.errors],
-            "events": self.events,
-        }
-        return json_response(body, status=self.status, headers=self.headers)
+        return status_response(
+            self.status, self.code, self.message, errors=self.errors, events=self.events, headers=self.headers
+        )
+
+
+def status_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    errors: Sequence[FieldError] = (),
+    events: Sequence[Mapping[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    """Every answer but a plain success: {"code", "message", "errors": [{path, message}], "events": [...]}."""
+    body = {"code": code, "message": message, "errors": [error.as_dict() for error in errors], "events": list(events)}
+    return json_response(body, status=status, headers=headers)
 
 
 def json_response(payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
@@ -21,24 +21,19 @@ from django.conf import settings
 from events.envelope import KafkaRecord
 from events.kafka import producer_config
 
-DEFAULT_DELIVERY_TIMEOUT_MS = 10_000
+_FLUSH_SLICE_SECONDS = 0.005
 _lock = threading.Lock()
 _producers: dict[tuple[object, ...], Producer] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
     partition: int | None = None
     offset: int | None = None
     error: str | None = None  # why the broker did not take the record
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
 
 def delivery_timeout_ms() -> int:
-    return int(getattr(settings, "EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS", DEFAULT_DELIVERY_TIMEOUT_MS))
+    return settings.EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS
 
 
 def gateway_producer() -> Producer:
@@ -50,9 +45,20 @@ def gateway_producer() -> Producer:
         with _lock:
             producer = _producers.get(key)
             if producer is None:
-                producer = Producer(producer_config(**{"message.timeout.ms": delivery_timeout_ms()}))
+                producer = Producer(
+                    producer_config(**{"message.timeout.ms": delivery_timeout_ms(), "socket.nagle.disable": True})
+                )
                 _producers[key] = producer
     return producer
+
+
+def close_producers(timeout: float = 5.0) -> None:
+    """Flushes and drops this process's producers (at worker exit, or when the brokers change)."""
+    with _lock:
+        while _producers:
+            producer = _producers.popitem()[1]
+            producer.flush(timeout)
+            producer.close()  # now, not whenever the last reference goes
 
 
 def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
@@ -60,20 +66,32 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
     producer = gateway_producer()
     reports: list[Delivery | None] = [None] * len(records)
     deadline = time.monotonic() + delivery_timeout_ms() / 1000 + 5
+    produce = producer.produce
     for index, record in enumerate(records):
-        reports[index] = _produce(producer, record, functools.partial(_on_delivery, reports, index), deadline)
-    # flush() sends at once (it ignores linger.ms) and serves the delivery callbacks. Under a sync
-    # worker the producer holds only this batch; with threads it may also wait for a neighbour's.
-    while any(report is None for report in reports) and time.monotonic() < deadline:
-        producer.flush(max(deadline - time.monotonic(), 0))
+        on_delivery = functools.partial(_on_delivery, reports, index)
+        try:
+            produce(record.topic, record.value, record.key, on_delivery=on_delivery, headers=record.headers)
+        except (BufferError, KafkaException):
+            # Only a refusal is written here: another thread's flush may already have served this
+            # record's report when produce() succeeds.
+            refused = _produce_retrying(producer, record, on_delivery, deadline)
+            if refused is not None:
+                reports[index] = refused
+    # flush() sends at once (it ignores linger.ms while it runs) and serves the delivery callbacks.
+    # It returns when the producer's whole queue is empty; short calls keep a thread from waiting on
+    # the batches of the process's other threads longer than a few milliseconds.
+    while None in reports and time.monotonic() < deadline:
+        producer.flush(min(deadline - time.monotonic(), _FLUSH_SLICE_SECONDS))
     return [report or Delivery(error="no delivery report in time; retry with the same eid") for report in reports]
 
 
-def _produce(producer: Producer, record: KafkaRecord, callback: functools.partial, deadline: float) -> Delivery | None:
-    """Queues a record; a Delivery only when it could not even be queued."""
+def _produce_retrying(
+    producer: Producer, record: KafkaRecord, on_delivery: functools.partial, deadline: float
+) -> Delivery | None:
+    """Queues a record while the queue is full; a Delivery only when it could not be queued at all."""
     while True:
         try:
-            producer.produce(record.topic, record.value, record.key, headers=record.headers, on_delivery=callback)
+            producer.produce(record.topic, record.value, record.key, on_delivery=on_delivery, headers=record.headers)
             return None
         except BufferError:
             if time.monotonic() >= deadline:
@@ -85,6 +103,6 @@ def _produce(producer: Producer, record: KafkaRecord, callback: functools.partia
 
 def _on_delivery(reports: list[Delivery | None], index: int, error: KafkaError | None, message: Message) -> None:
     if error is None:
-        reports[index] = Delivery(partition=message.partition(), offset=message.offset())
+        reports[index] = Delivery(message.partition(), message.offset())
     else:
         reports[index] = Delivery(error=f"{error.name()}: {error.str()}")

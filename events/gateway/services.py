@@ -17,10 +17,10 @@ from django.utils import timezone
 from events.envelope import KafkaRecord, encode_message, kafka_headers
 from events.errors import FieldError
 from events.gateway.publisher import publish_batch
-from events.gateway.selectors import token_hash
+from events.gateway.selectors import forget_credentials, token_hash
 from events.models import ProducerCredential
 from events.specification import default_specification
-from events.validation import spec_for_message, validate_message
+from events.validation import message_errors, spec_for_message
 
 logger = logging.getLogger(__name__)
 TOKEN_PREFIX = "rtg_"  # noqa: S105 - marks a gateway token in logs and secret scanners
@@ -44,6 +44,7 @@ def producer_credential_create(
     )
     credential.full_clean()
     credential.save()
+    forget_credentials()
     return credential, token
 
 
@@ -55,6 +56,7 @@ def producer_credential_update(
     credential.is_active = is_active
     credential.full_clean()
     credential.save(update_fields=["name", "event_types", "is_active"])
+    forget_credentials()
     return credential
 
 
@@ -66,6 +68,7 @@ def producer_credential_rotate_token(*, credential: ProducerCredential) -> str:
     credential.token_prefix = token[:12]
     credential.token_issued_at = timezone.now()
     credential.save(update_fields=["token_hash", "token_prefix", "token_issued_at"])
+    forget_credentials()
     return token
 
 
@@ -133,34 +136,32 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
     event_type headers and metadata.received_at set now. Returns one outcome per event, in order;
     raises EventsRejectedError (nothing written) or BrokerUnavailableError (nothing taken).
     """
-    outcomes = _validate_all(event_type, events)
-    if any(outcome.status is EventStatus.FAILED for outcome in outcomes):
-        for outcome in outcomes:
-            if outcome.status is EventStatus.SUBMITTED:
-                outcome.status = EventStatus.ABORTED
+    records, errors = _validated_records(event_type, events, received_at=datetime.now(UTC).isoformat())
+    if errors:
         logger.info("gateway rejected %d %s events from %s", len(events), event_type, producer_name)
-        raise EventsRejectedError(outcomes)
-
-    received_at = datetime.now(UTC).isoformat()
-    records = []
-    for event, outcome in zip(events, outcomes, strict=True):
-        event["metadata"]["received_at"] = received_at
-        spec = spec_for_message(event_type, event)
-        outcome.topic = spec.topic
-        records.append(
-            KafkaRecord(
-                topic=spec.topic,
-                key=spec.key_for(event["data"]).encode(),
-                value=encode_message(event),
-                headers=kafka_headers(event),
-            )
+        raise EventsRejectedError(
+            [
+                EventOutcome(
+                    index,
+                    _eid_of(event),
+                    EventStatus.FAILED if index in errors else EventStatus.ABORTED,
+                    errors.get(index, []),
+                )
+                for index, event in enumerate(events)
+            ]
         )
-    for outcome, delivery in zip(outcomes, publish_batch(records), strict=True):
-        if delivery.ok:
-            outcome.partition, outcome.offset = delivery.partition, delivery.offset
-        else:
-            outcome.status = EventStatus.FAILED
-            outcome.errors = [FieldError(path="", message=f"not written: {delivery.error}")]
+
+    outcomes = [
+        EventOutcome(index, event["metadata"]["eid"], EventStatus.SUBMITTED, [], record.topic, *delivery[:2])
+        if delivery.error is None
+        else EventOutcome(
+            index,
+            event["metadata"]["eid"],
+            EventStatus.FAILED,
+            [FieldError(path="", message=f"not written: {delivery.error}")],
+        )
+        for index, (event, record, delivery) in enumerate(zip(events, records, publish_batch(records), strict=True))
+    ]
     failed = sum(outcome.status is EventStatus.FAILED for outcome in outcomes)
     if failed:
         logger.warning(
@@ -171,24 +172,41 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
     return outcomes
 
 
-def _validate_all(event_type: str, events: Sequence[Any]) -> list[EventOutcome]:
-    outcomes = []
+def _validated_records(
+    event_type: str, events: Sequence[Any], *, received_at: str
+) -> tuple[list[KafkaRecord], dict[int, list[FieldError]]]:
+    """The Kafka record of each event, and the errors of each invalid one by its index.
+
+    received_at is set before validation, so each event is encoded in the same pass.
+    """
+    records: list[KafkaRecord] = []
+    errors: dict[int, list[FieldError]] = {}
     first_index_of_eid: dict[str, int] = {}
     for index, event in enumerate(events):
-        errors = validate_message(event_type, event)
-        eid = _eid_of(event)
-        if not errors and eid is not None:
-            if eid in first_index_of_eid:
-                message = f"repeats the eid of event {first_index_of_eid[eid]} of this request"
-                errors = [FieldError(path="/metadata/eid", message=message)]
-            else:
-                first_index_of_eid[eid] = index
-        status = EventStatus.FAILED if errors else EventStatus.SUBMITTED
-        outcomes.append(EventOutcome(index=index, eid=eid, status=status, errors=errors))
-    return outcomes
+        if type(event) is not dict:
+            errors[index] = [FieldError(path="", message="an event must be a JSON object")]
+            continue
+        metadata = event.get("metadata")
+        if type(metadata) is dict:
+            metadata["received_at"] = received_at
+        spec = spec_for_message(event_type, event)
+        event_errors = message_errors(spec, event)
+        if event_errors:
+            errors[index] = event_errors
+            continue
+        eid = metadata["eid"]
+        if eid in first_index_of_eid:
+            message = f"repeats the eid of event {first_index_of_eid[eid]} of this request"
+            errors[index] = [FieldError(path="/metadata/eid", message=message)]
+            continue
+        first_index_of_eid[eid] = index
+        if not errors:  # once one event is invalid, nothing is written: no need to encode the rest
+            key = spec.key_for(event["data"]).encode()
+            records.append(KafkaRecord(spec.topic, key, encode_message(event), kafka_headers(event)))
+    return records, errors
 
 
 def _eid_of(event: Any) -> str | None:
-    metadata = event.get("metadata") if isinstance(event, dict) else None
-    eid = metadata.get("eid") if isinstance(metadata, dict) else None
-    return eid if isinstance(eid, str) else None
+    metadata = event.get("metadata") if type(event) is dict else None
+    eid = metadata.get("eid") if type(metadata) is dict else None
+    return eid if type(eid) is str else None

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from events.gateway import selectors
 from events.gateway.auth import authenticate, authorize
-from events.gateway.errors import JSON_CONTENT_TYPE, GatewayError, json_response
+from events.gateway.errors import JSON_CONTENT_TYPE, GatewayError, json_response, status_response
 from events.gateway.services import BrokerUnavailableError, EventsRejectedError, EventStatus, events_publish
 from events.specification import UnknownEventType, get_event_spec
 
@@ -53,12 +53,12 @@ def publish_events(request: HttpRequest, event_type: str) -> HttpResponse:
 
     if any(outcome.status is EventStatus.FAILED for outcome in outcomes):
         written = sum(outcome.status is EventStatus.SUBMITTED for outcome in outcomes)
-        return GatewayError(
+        return status_response(
             207,
             "partially_written",
             f"{written} of {len(outcomes)} events were written; retry the failed ones with the same eids",
             events=[outcome.as_dict() for outcome in outcomes],
-        ).response()
+        )
     return json_response(
         [
             {"eid": outcome.eid, "topic": outcome.topic, "partition": outcome.partition, "offset": outcome.offset}
@@ -82,7 +82,7 @@ def event_type_schema(request: HttpRequest, event_type: str) -> HttpResponse:
         version = _version_param(request)
         body = selectors.event_type_schema_json(event_type, version)
     except UnknownEventType as exc:
-        return GatewayError(404, "unknown_event_type", str(exc)).response()
+        return status_response(404, "unknown_event_type", str(exc))
     except GatewayError as error:
         return error.response()
     return HttpResponse(body, content_type="application/schema+json")

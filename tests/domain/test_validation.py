@@ -9,6 +9,7 @@ from events.rules import business_rule_errors
 from refundtool.exceptions import ValidationError
 from refundtool.models import Refund, RefundItem, RefundTransition
 from refundtool.services import refund_request
+from refundtool.validation import parse_refund_request
 from tests.domain.factories import bob, request_data
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +165,10 @@ def test_the_registered_business_rule_reports_only_what_the_schema_cannot():
 
     assert business_rule_errors("bob.refund_requested", request_data()) == []
     assert [e.path for e in business_rule_errors("bob.refund_requested", shape_and_rule_broken)] == ["/data/amount"]
+
+
+def test_the_fingerprint_of_a_request_never_changes():
+    # Stored refunds keep the fingerprint of their request: a new spelling of it would turn every
+    # re-sent request for them into a conflict. This one was computed with dataclasses.asdict.
+    request = parse_refund_request(request_data(refund_request_id="6f1c3f0e-8d51-4a1b-9c62-0a7e2b3c4d5e"))
+    assert request.fingerprint() == "dd47193bbfdbe54912c93ad28ffaefa460625c3154e21fb86c88bff88fb15968"

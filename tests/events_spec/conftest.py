@@ -36,17 +36,14 @@ def spec_topics(kafka_bootstrap: str) -> dict[str, int]:
 def _gateway_producers_closed(kafka_bootstrap: str) -> Iterator[None]:
     """Closes the gateway's producers before the broker stops (tansu lingers over open connections)."""
     yield
-    while publisher._producers:
-        publisher._producers.popitem()[1].flush(0)
+    publisher.close_producers(timeout=0)
 
 
 @pytest.fixture
 def fresh_producers() -> Iterator[None]:
-    """Producers a test makes for its own broker settings are closed after it."""
-    known = set(publisher._producers)
+    """A test that points the gateway at other brokers or settings leaves no producer behind."""
     yield
-    for key in set(publisher._producers) - known:
-        publisher._producers.pop(key).flush(0)
+    publisher.close_producers(timeout=0)
 
 
 @pytest.fixture

@@ -184,6 +184,7 @@ def test_207_when_the_broker_takes_some_events_and_not_others(gateway, settings,
 
 def test_503_when_the_broker_is_down(gateway, settings, fresh_producers):
     settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
+    settings.KAFKA_CLIENT_CONFIG = {"log_level": "0"}  # the refused connections are the point, not news
     settings.EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = 1000
     batch = [sample_message("refund.update", _order()) for _ in range(3)]
 
@@ -235,8 +236,47 @@ def test_admin_issues_a_token_once_stores_only_its_hash_and_the_token_works(spec
     assert token not in str(ProducerCredential.objects.filter(pk=credential.pk).values().get())
     assert Gateway(token).post("refund.update", sample_message("refund.update", _order())).status_code == 200
 
+    change_url = f"/admin/events/producercredential/{credential.pk}/change/"
+    assert browser.get(change_url).status_code == 200
+    browser.post(change_url, {"name": "bob-kz", "event_types": ["bob.refund_requested"], "is_active": "on"})
+    credential.refresh_from_db()
+    assert credential.event_types == ["bob.refund_requested"]
+    assert Gateway(token).post("refund.update", sample_message("refund.update")).status_code == 403
+
     browser.post(
         "/admin/events/producercredential/",
         {"action": "issue_new_token", "_selected_action": [credential.pk]},
     )
-    assert Gateway(token).post("refund.update", sample_message("refund.update")).status_code == 401
+    assert Gateway(token).post("bob.refund_requested", sample_message("bob.refund_requested")).status_code == 401
+
+
+def test_threads_of_one_process_share_the_producer_and_each_gets_its_own_reports(
+    spec_topics, settings, fresh_producers
+):
+    """A threaded server (gunicorn gthread) publishes from several threads through one producer.
+
+    One thread's flush serves the others' delivery reports; frequent thread switches make every
+    interleaving likely, such as a report served before its own thread has left produce().
+    """
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = 2000  # a lost report fails the test in seconds
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    from events.gateway.services import EventStatus, events_publish
+
+    def publish(_: int) -> list:
+        batch = [sample_message("refund.update", _order()) for _ in range(50)]
+        outcomes = events_publish(event_type="refund.update", events=batch)
+        return [(outcome.status, outcome.eid) for outcome in outcomes], [m["metadata"]["eid"] for m in batch]
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(publish, range(24)))
+    finally:
+        sys.setswitchinterval(previous_interval)
+    for statuses, eids in results:
+        assert [eid for _, eid in statuses] == eids
+        assert {status for status, _ in statuses} == {EventStatus.SUBMITTED}

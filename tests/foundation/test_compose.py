@@ -8,6 +8,7 @@ from django.core.management import get_commands
 
 COMPOSE = settings.BASE_DIR / "docker-compose.yml"
 INFRASTRUCTURE = {"kafka", "postgres", "redis"}
+ONE_SHOT = {"migrate", "topics"}
 
 
 def services() -> dict:
@@ -15,7 +16,7 @@ def services() -> dict:
 
 
 def test_compose_has_every_process_and_its_infrastructure():
-    assert {"web", "worker", "beat", "kafka", "postgres", "redis"} <= set(services())
+    assert {"web", "consumer", "relay", "worker", "beat", "kafka", "postgres", "redis"} <= set(services())
 
 
 def test_every_app_service_command_names_a_real_command():
@@ -39,10 +40,10 @@ def test_every_app_service_command_names_a_real_command():
 
 def test_app_services_wait_for_healthy_infrastructure():
     for name, service in services().items():
-        if name in INFRASTRUCTURE or name == "migrate":
+        if name in INFRASTRUCTURE or name in ONE_SHOT:
             continue
         conditions = {dep: cond["condition"] for dep, cond in service["depends_on"].items()}
         assert conditions["postgres"] == conditions["redis"] == conditions["kafka"] == "service_healthy", name
-        assert conditions["migrate"] == "service_completed_successfully", name
+        assert conditions["migrate"] == conditions["topics"] == "service_completed_successfully", name
     for name in INFRASTRUCTURE:
         assert "healthcheck" in services()[name], name

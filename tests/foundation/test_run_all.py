@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -75,8 +76,32 @@ def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path
 
         descendants = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in descendants)
-        for expected in ("gunicorn", "worker", "beat", "tansu"):
+        for expected in (
+            "gunicorn",
+            "worker",
+            "beat",
+            "tansu",
+            "consume",
+            "relay_outbox",
+            "simulate_payment",
+            "simulate_bob",
+            "fiscal_emulator",
+        ):
             assert expected in names
+
+        # The simulators make refunds flow: BOB asks, Payment answers, receipts get registered.
+        def completed() -> dict[str, int]:
+            with sqlite3.connect(tmp_path / "refundtool.sqlite3", timeout=20) as db:
+                return dict(
+                    db.execute(
+                        "SELECT country, count(*) FROM refundtool_refund WHERE status = 'completed' GROUP BY country"
+                    ).fetchall()
+                )
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not completed().get("RU"):
+            time.sleep(1)
+        assert completed().get("RU"), (completed(), (tmp_path / "run_all.log").read_text()[-3000:])
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=60)

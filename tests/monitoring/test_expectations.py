@@ -74,13 +74,13 @@ def test_a_rolled_back_command_leaves_no_expectation():
 def test_the_response_answers_its_command_and_no_other(causation):
     mine, other = new_refund(), new_refund()
     response = response_to(command_of(mine), causation=causation)
-    assert expectations_answer(event=incoming(response)) == 1
+    assert expectations_answer(events=[incoming(response)]) == 1
     answered = ResponseExpectation.objects.get(correlation_value=str(mine.id))
     assert answered.answered_at is not None
     assert answered.response_eid == uuid.UUID(response["metadata"]["eid"])
     assert not answered.answered_late
     assert ResponseExpectation.objects.get(correlation_value=str(other.id)).answered_at is None
-    assert expectations_answer(event=incoming(response)) == 0  # already answered
+    assert expectations_answer(events=[incoming(response)]) == 0  # already answered
 
 
 @pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_an_event_that_answers_no_command_costs_no_query(django_assert_num_queri
     message = response_to(command_of(new_refund())) | {}
     message = {**message, "metadata": {**message["metadata"], "event_type": "bob.refund_cancelled"}}
     with django_assert_num_queries(0):
-        assert expectations_answer(event=incoming(message)) == 0
+        assert expectations_answer(events=[incoming(message)]) == 0
 
 
 @pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_the_consumer_answers_in_the_transaction_of_the_response(fresh_broker, u
 @pytest.mark.django_db
 def test_the_check_marks_overdue_once_and_tells_the_apps(caplog):
     overdue_refund, answered_refund, in_time_refund = new_refund(), new_refund(), new_refund()
-    expectations_answer(event=incoming(response_to(command_of(answered_refund))))
+    expectations_answer(events=[incoming(response_to(command_of(answered_refund)))])
     later = timezone.now() + timedelta(seconds=get_event_spec(COMMAND).response_timeout_seconds + 1)
     ResponseExpectation.objects.filter(correlation_value=str(in_time_refund.id)).update(
         deadline=later + timedelta(hours=1)
@@ -163,7 +163,7 @@ def test_the_check_compares_commands_sent_with_responses_received_per_window(cap
         new_refund()
     ResponseExpectation.objects.update(sent_at=now - timedelta(seconds=600), deadline=now - timedelta(seconds=1))
     answered = new_refund()
-    expectations_answer(event=incoming(response_to(command_of(answered))), answered_at=now + timedelta(seconds=1))
+    expectations_answer(events=[incoming(response_to(command_of(answered)))], answered_at=now + timedelta(seconds=1))
     later = now + timedelta(seconds=5)
     [window] = response_windows(now=later, window_seconds=300)
     assert (window.command_type, window.sent, window.answered, window.open, window.overdue) == (COMMAND, 1, 1, 3, 3)
@@ -183,10 +183,28 @@ def test_the_check_compares_commands_sent_with_responses_received_per_window(cap
 def test_the_check_prunes_answered_expectations_past_their_retention():
     old, recent, waiting = new_refund(), new_refund(), new_refund()
     now = timezone.now()
-    expectations_answer(event=incoming(response_to(command_of(old))), answered_at=now - timedelta(hours=2))
-    expectations_answer(event=incoming(response_to(command_of(recent))), answered_at=now)
+    expectations_answer(events=[incoming(response_to(command_of(old)))], answered_at=now - timedelta(hours=2))
+    expectations_answer(events=[incoming(response_to(command_of(recent)))], answered_at=now)
     assert expectations_check(now=now).pruned == 1
     assert set(ResponseExpectation.objects.values_list("correlation_value", flat=True)) == {
         str(recent.id),
         str(waiting.id),
     }
+
+
+@pytest.mark.django_db
+def test_a_run_of_responses_answers_each_command_once_with_its_first_response(django_assert_num_queries):
+    """The consumer's batch path hands a run of responses over at once: one SELECT, one UPDATE."""
+    by_causation, by_refund_id, unanswered = new_refund(), new_refund(), new_refund()
+    first = response_to(command_of(by_causation))
+    run = [
+        incoming(first),
+        incoming(response_to(command_of(by_refund_id), causation=False)),
+        incoming(response_to(command_of(by_causation))),  # a repeat: the first one answered
+    ]
+    with django_assert_num_queries(2):
+        assert expectations_answer(events=run) == 2
+    answered = dict(ResponseExpectation.objects.values_list("correlation_value", "response_eid"))
+    assert answered[str(by_causation.id)] == uuid.UUID(first["metadata"]["eid"])
+    assert answered[str(by_refund_id.id)] == run[1].eid
+    assert answered[str(unanswered.id)] is None

@@ -25,7 +25,7 @@ def waiting():
         ResponseExpectation.objects.filter(correlation_value=str(refund.id)).update(
             deadline=now + timedelta(seconds=deadline)
         )
-    expectations_answer(event=incoming(response_to(command_of(answered))))
+    expectations_answer(events=[incoming(response_to(command_of(answered)))])
     return {"late": late, "later": later, "in_time": in_time}
 
 

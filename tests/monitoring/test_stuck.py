@@ -17,7 +17,13 @@ from events.models import OutboxMessage
 from events.monitoring.flags import flags_of, flags_open
 from refundtool.models import Refund, RefundTransition
 from refundtool.monitoring import refund_flags_refresh
-from refundtool.selectors import refund_is_stuck, refunds_stuck, refunds_stuck_counts
+from refundtool.selectors import (
+    refund_flags,
+    refund_is_stuck,
+    refunds_flagged_filter,
+    refunds_stuck,
+    refunds_stuck_counts,
+)
 from refundtool.services import refund_apply_payment_result
 from refundtool.tasks import flag_stuck_refunds
 from tests.domain.factories import new_refund, payment
@@ -144,3 +150,12 @@ def test_a_response_timeout_for_something_that_is_not_a_command_fails_the_checks
         pytest.raises(SystemCheckError, match=r"monitoring.E001.*refund.update"),
     ):
         call_command("check")
+
+
+@pytest.mark.django_db
+def test_the_admin_can_filter_flagged_refunds_and_show_a_refunds_flags():
+    stuck, fine = age(new_refund("KZ"), seconds=READY_LIMIT + 1), new_refund("KZ")
+    refund_flags_refresh()
+    assert list(Refund.objects.filter(refunds_flagged_filter())) == [stuck]
+    assert [flag.kind for flag in refund_flags(refund_id=stuck.id)] == ["stuck_in_ready_to_refund"]
+    assert not refund_flags(refund_id=fine.id).exists()

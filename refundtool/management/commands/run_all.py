@@ -68,6 +68,9 @@ class Command(BaseCommand):
             # Every child writes its metrics there (the settings export the directory to them).
             clear_stale_files(settings.PROMETHEUS_MULTIPROC_DIR)
             self._ensure_dev_admin()
+            if "FISCAL_PROVIDER_URL" not in os.environ:
+                # The worker talks to the emulator run_all starts, on whichever port it was given.
+                env["FISCAL_PROVIDER_URL"] = f"http://127.0.0.1:{options['fiscal_emulator_port']}/possystem/v5"
             for child in self._children(host, port, options):
                 self.children[child.name] = subprocess.Popen(child.argv, env=env, start_new_session=True)
             self._print_banner(host, port, options)

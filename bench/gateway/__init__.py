@@ -1,0 +1,1 @@
+"""Benchmark of the events-bus gateway: `python -m bench.gateway`."""

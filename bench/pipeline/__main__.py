@@ -1,0 +1,233 @@
+"""Pipeline benchmark: consumer and relay throughput against raw confluent-kafka in the same run.
+
+    python -m bench.pipeline [--events 20000] [--batch-size 500] [--latency-seconds 5]
+
+It starts a tansu broker and a scratch PostgreSQL database (dropped at the end) and measures:
+1. raw consume + parse of N refund requests (the consumer's ceiling) and raw idempotent produce of
+   the same bytes (the relay's ceiling);
+2. the consumer end to end: request -> validation -> inbox -> refund, items, audit rows and outbox
+   rows in PostgreSQL -> offset commit, through `events.consumer.EventConsumer` as `consume` runs it;
+3. the relay draining the outbox rows step 2 wrote;
+4. commit-to-publish latency with the relay waiting on LISTEN/NOTIFY while refunds are created at a
+   steady rate.
+The goal of issue 6 is 10,000 refund events/s through the consumer on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import threading
+import time
+from datetime import timedelta
+
+GOAL_EVENTS_PER_SECOND = 10_000
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="refund requests to push through")
+    parser.add_argument("--batch-size", type=int, default=500, help="consumer batch per poll")
+    parser.add_argument("--latency-seconds", type=float, default=5.0, help="length of the latency phase")
+    parser.add_argument("--latency-rate", type=float, default=100.0, help="refunds per second in that phase")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ.update(DJANGO_SETTINGS_MODULE="refundtool.settings", REFUNDTOOL_LOG_LEVEL="WARNING")
+    from bench.support import DEFAULT_DATABASE_SERVER, scratch_database
+    from events.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    try:
+        with scratch_database(DEFAULT_DATABASE_SERVER, "refundtool_bench_pipeline") as database_url:
+            os.environ["DATABASE_URL"] = database_url
+            import django
+
+            django.setup()
+            from django.conf import settings
+
+            # Measure what a deployment runs: under DEBUG, Django also keeps and formats every query.
+            settings.DEBUG = False
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+            call_command("ensure_topics", "--partitions", "6", verbosity=0)
+            run(args)
+    finally:
+        broker.stop()
+
+
+def run(args: argparse.Namespace) -> None:
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from bench.support import percentile
+    from events.envelope import build_message, kafka_record
+    from events.kafka import client_config, producer_config
+    from refundtool.simulation import fake_refund_request
+
+    rng = random.Random(11)
+    countries = ["RU", "KZ", "BY", "UA"]
+    records = []
+    for index in range(args.events):
+        country = countries[index % 4]
+        message = build_message(
+            "bob.refund_requested", fake_refund_request(rng, country=country), country=country, producer="bob"
+        )
+        records.append(kafka_record(message))
+    size = sum(len(r.value) for r in records) / len(records)
+    print(f"{args.events} refund requests, {size:.0f} bytes on average")
+
+    from events.topics import topics_ensure
+
+    topics_ensure(topics=["bench-raw"], partitions=6)
+    producer = Producer(producer_config())
+    started = time.perf_counter()
+    for record in records:
+        _produce(producer, "bench-raw", record)
+    producer.flush(60)
+    raw_produce = args.events / (time.perf_counter() - started)
+    for record in records:
+        _produce(producer, record.topic, record)
+    producer.flush(60)
+
+    raw_consume = _raw_consume_rate(Consumer, TopicPartition, client_config, "bench-raw", args.events)
+    consumer_rate = _consumer_rate(args)
+    relay_rate, rows = _relay_rate()
+    p50, p99 = _publish_latency(args, percentile)
+
+    print()
+    print(f"raw consume + parse            {raw_consume:>10,.0f} msg/s")
+    print(
+        f"consumer end to end            {consumer_rate:>10,.0f} events/s   ratio {consumer_rate / raw_consume:.3f}"
+        f"   goal {GOAL_EVENTS_PER_SECOND:,}/s: {'met' if consumer_rate >= GOAL_EVENTS_PER_SECOND else 'NOT met'}"
+    )
+    print(f"raw idempotent produce         {raw_produce:>10,.0f} msg/s")
+    print(f"relay ({rows} outbox rows)   {relay_rate:>10,.0f} events/s   ratio {relay_rate / raw_produce:.3f}")
+    print(f"commit-to-publish latency      p50 {p50 * 1000:.1f} ms   p99 {p99 * 1000:.1f} ms")
+
+
+def _produce(producer: object, topic: str, record: object) -> None:
+    while True:
+        try:
+            producer.produce(topic, key=record.key, value=record.value, headers=record.headers)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def _raw_consume_rate(consumer_class, topic_partition, client_config, topic: str, expected: int) -> float:
+    import orjson
+
+    consumer = consumer_class(client_config(**{"group.id": "bench-raw", "enable.auto.commit": False}))
+    metadata = consumer.list_topics(topic, timeout=10)
+    consumer.assign([topic_partition(topic, p, 0) for p in metadata.topics[topic].partitions])
+    seen = 0
+    started = time.perf_counter()
+    while seen < expected:
+        for message in consumer.consume(1000, 1.0):
+            if not message.error():
+                orjson.loads(message.value())
+                seen += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return expected / elapsed
+
+
+def _consumer_rate(args: argparse.Namespace) -> float:
+    from confluent_kafka import TopicPartition
+    from django.conf import settings
+
+    from events.consumer import EventConsumer
+    from events.handlers import handled_event_types
+    from refundtool.models import Refund
+
+    consumer = EventConsumer(
+        group="bench-refundtool",
+        event_types=handled_event_types(),
+        countries=settings.REFUNDTOOL_COUNTRIES,
+        batch_size=args.batch_size,
+        retry_window_seconds=60,
+        handler_attempts=3,
+    )
+    # Assigned, not subscribed: the group join of the broker would be timed otherwise.
+    metadata = consumer.consumer.list_topics("bob.refund_requested.v1", timeout=10)
+    consumer.consumer.assign(
+        [TopicPartition("bob.refund_requested.v1", p, 0) for p in metadata.topics["bob.refund_requested.v1"].partitions]
+    )
+    stop = threading.Event()
+    seen = 0
+    started = time.perf_counter()
+    while seen < args.events:
+        batch = consumer.consumer.consume(args.batch_size, 1.0)
+        consumer.process(batch, stop)
+        seen += sum(1 for message in batch if not message.error())
+    elapsed = time.perf_counter() - started
+    consumer.consumer.close()
+    created = Refund.objects.count()
+    if created != args.events:
+        raise SystemExit(f"bench: the consumer created {created} refunds of {args.events}")
+    return args.events / elapsed
+
+
+def _relay_rate() -> tuple[float, int]:
+    from events.models import OutboxMessage
+    from events.relay import OutboxRelay
+
+    relay = OutboxRelay(batch_size=500, poll_interval=0.1, retention=timedelta(days=1))
+    rows = OutboxMessage.objects.filter(published_at__isnull=True).count()
+    started = time.perf_counter()
+    published = 0
+    while published < rows:
+        done, failed = relay.relay_batch()
+        if failed:
+            raise SystemExit(f"bench: the relay failed to publish {failed} rows")
+        published += done
+    return rows / (time.perf_counter() - started), rows
+
+
+def _publish_latency(args: argparse.Namespace, percentile) -> tuple[float, float]:
+    from django.db import connection
+
+    from events.models import OutboxMessage
+    from events.relay import OutboxRelay
+    from refundtool.services import Actor, refund_request
+    from refundtool.simulation import fake_refund_request
+
+    stop = threading.Event()
+    relay = OutboxRelay(batch_size=500, poll_interval=0.1, retention=timedelta(days=1))
+    thread = threading.Thread(target=lambda: (relay.run(stop), connection.close()))
+    thread.start()
+    rng = random.Random(5)
+    # One refund first, so the relay's new producer has connected and got its producer id.
+    refund_request(data=fake_refund_request(rng, country="KZ"), actor=Actor.user("bench"))
+    unpublished = OutboxMessage.objects.filter(published_at__isnull=True)
+    deadline = time.monotonic() + 30
+    while unpublished.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first_id = OutboxMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    count = int(args.latency_seconds * args.latency_rate)
+    started = time.monotonic()
+    for index in range(count):
+        refund_request(data=fake_refund_request(rng, country="KZ"), actor=Actor.user("bench"))
+        time.sleep(max(0.0, started + (index + 1) / args.latency_rate - time.monotonic()))
+    deadline = time.monotonic() + 30
+    pending = OutboxMessage.objects.filter(id__gt=first_id, published_at__isnull=True)
+    while pending.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join()
+    latencies = [
+        (published - created).total_seconds()
+        for created, published in OutboxMessage.objects.filter(id__gt=first_id).values_list(
+            "created_at", "published_at"
+        )
+    ]
+    return percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The support actions of the refund page: each one calls one service, as the acting user, with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+
+from refundtool.models import Refund
+from refundtool.services import (
+    RESOLUTIONS,
+    Actor,
+    refund_cancel,
+    refund_flag_needs_attention,
+    refund_resolve,
+    refund_retry_fiscal,
+    refund_retry_payment,
+)
+from refundtool.states import ActorKind, RefundStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SupportAction:
+    slug: str
+    title: str
+    explanation: str
+    service: Callable[..., Refund]
+    # The refund's fsm transitions this action runs; it is offered when one of them is possible now.
+    # None: offered in every state but `never_from` (the service itself decides what the request becomes).
+    transitions: tuple[str, ...] | None
+    never_from: tuple[str, ...] = ()
+    chooses_target: bool = False  # the user picks the end state among `targets` (resolve)
+
+    def targets(self, refund: Refund) -> list[str]:
+        """The states this action can take the refund to from where it is now."""
+        if self.transitions is None:
+            return [] if refund.status in self.never_from else [""]
+        possible = {
+            t.name: t.target
+            for t in refund.get_available_status_transitions()
+            if ActorKind.USER in t.custom.get("actors", ())
+        }
+        return [possible[name] for name in self.transitions if name in possible]
+
+    def is_available(self, refund: Refund) -> bool:
+        return bool(self.targets(refund))
+
+    def run(self, refund: Refund, *, username: str, reason: str, target: str = "") -> Refund:
+        extra: dict[str, Any] = {"target": target} if self.chooses_target else {}
+        return self.service(refund_id=refund.id, reason=reason, actor=Actor.user(username), **extra)
+
+
+RESOLVE = SupportAction(
+    "resolve",
+    "Resolve",
+    "Ends needs attention, payment failed or fiscal failed in a legitimate state.",
+    refund_resolve,
+    tuple(RESOLUTIONS.values()),
+    chooses_target=True,
+)
+ACTIONS: dict[str, SupportAction] = {
+    action.slug: action
+    for action in (
+        SupportAction(
+            "retry-payment",
+            "Retry payment",
+            "Sends the refund to Payment again (item_ready_to_refund).",
+            refund_retry_payment,
+            ("retry_payment",),
+        ),
+        SupportAction(
+            "retry-fiscal",
+            "Retry fiscal receipt",
+            "Registers the fiscal receipt again; the refund returns to refunded with the receipt pending.",
+            refund_retry_fiscal,
+            ("retry_receipt",),
+        ),
+        SupportAction(
+            "cancel",
+            "Cancel",
+            "Cancels the refund if no payment can be in flight; otherwise it needs attention instead, "
+            "because the money may already have left.",
+            refund_cancel,
+            None,
+            never_from=(RefundStatus.CANCELLED,),
+        ),
+        SupportAction(
+            "flag-needs-attention",
+            "Mark needs attention",
+            "Parks the refund for support, saying why.",
+            refund_flag_needs_attention,
+            ("flag_needs_attention",),
+        ),
+        RESOLVE,
+    )
+}
+
+
+class ActionForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        max_length=500,
+        help_text="Required: written to the refund's audit trail with your username.",
+    )
+
+    def __init__(self, *args: Any, action: SupportAction, targets: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if action.chooses_target:
+            self.fields["target"] = forms.ChoiceField(
+                choices=[(target, RefundStatus(target).label) for target in targets],
+                widget=forms.RadioSelect,
+                label="Resolve as",
+            )

@@ -1,0 +1,51 @@
+"""A refund's fiscal receipts as the refund page, the API and reports show them.
+
+refundtool cannot import fiscalization (dependencies point the other way), so fiscalization
+registers a source in its ``AppConfig.ready``::
+
+    register_receipt_source(lambda refund: [ReceiptView(...) for receipt in ...])
+
+The source returns one ``ReceiptView`` per provider document, oldest first: every attempt of every
+part, with its status, the provider requests made for it, the last error and the fiscal attributes.
+(The refund's own fiscal fields, denormalised from the receipts, are shown beside them.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from refundtool.models import Refund
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    label: str  # which document: "part 1, attempt 2 (external id …)"
+    status: str
+    attempts: int | None = None  # requests sent to the provider for it; None when unknown
+    last_error: str = ""
+    fn_number: str = ""
+    fiscal_document_number: str = ""
+    fiscal_document_attribute: str = ""
+    receipt_datetime: datetime | None = None
+    ofd_receipt_url: str = ""
+    created_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ReceiptSource = Callable[[Refund], list[ReceiptView]]
+_sources: list[ReceiptSource] = []
+
+
+def register_receipt_source(source: ReceiptSource) -> None:
+    """Called once by the app that owns receipts; a second registration of the same source is ignored."""
+    if source not in _sources:
+        _sources.append(source)
+
+
+def refund_receipts(refund: Refund) -> list[ReceiptView]:
+    return [view for source in _sources for view in source(refund)]

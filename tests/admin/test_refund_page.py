@@ -1,0 +1,95 @@
+"""The refund page: items, timeline, events in and out, receipts, dead letters; nothing editable."""
+
+import uuid
+
+import pytest
+from confluent_kafka import Message
+from django.urls import reverse
+
+from events.dead_letters import DeadLetterPublisher
+from events.embedded_broker import free_port
+from events.models import InboxMessage
+from fiscalization.models import Receipt
+from refundtool.models import Refund
+from tests.admin.factories import make_refund
+from tests.support.kafka import create_topic, produce_one_by_one, read_all
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, refund: Refund) -> str:
+    response = client.get(reverse("admin:refundtool_refund_change", args=[refund.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _park_dead_letter(topic: str, *, key: str, value: bytes) -> Message:
+    create_topic(topic)
+    create_topic(topic + ".dlq")
+    produce_one_by_one(topic, [value], key=key.encode())
+    [original] = read_all(topic, expect=1)
+    publisher = DeadLetterPublisher(group="refundtool-test")
+    publisher.send(original, error_class="HandlerFailed", error_message="refund row locked for too long")
+    publisher.flush()
+    return original
+
+
+def test_the_whole_story_of_a_refund(support, unique_name):
+    refund = make_refund("fiscal_failed", order_number=unique_name("RU"))
+    Receipt.objects.filter(refund=refund).update(status="fail", attempts=3, last_error="cash register offline")
+    InboxMessage.objects.create(
+        eid=uuid.uuid4(),
+        group="refundtool",
+        event_type="payment.refund_processed",
+        topic="payment.refund_processed.v1",
+        partition=0,
+        offset=7,
+        key=refund.order_number,
+        message={"data": {"status": "succeeded", "marker": "inbox-payload-marker"}},
+    )
+    _park_dead_letter(unique_name("bob.refund_requested"), key=refund.order_number, value=b'{"poison": "dlq-marker"}')
+    _park_dead_letter(unique_name("bob.refund_requested"), key="ANOTHER-ORDER", value=b'{"poison": "not-this-one"}')
+
+    page = _page(support, refund)
+
+    assert "SKU-KETTLE" in page
+    assert "SKU-MUG" in page
+    for transition in ("request", "send_to_payment", "confirm_payment", "fail_receipt"):
+        assert f'data-transition="{transition}"' in page  # timeline
+    assert "provider said no" in page  # the reason of the failure
+    assert "event: bob" in page
+    assert "system: fiscalization" in page
+    assert "inbox-payload-marker" in page  # events in, with payloads
+    # 1 in; out: a refund.update per change (4), item_ready_to_refund and money_refunded
+    assert page.count('class="event-row"') == 1 + 6
+    assert "refund.money_refunded" in page
+    assert "part 1, attempt 1 (" in page  # receipts with their attempts, from fiscalization
+    assert "cash register offline" in page
+    assert "dlq-marker" in page
+    assert "HandlerFailed" in page
+    assert "not-this-one" not in page
+    assert 'data-action="retry-fiscal"' in page
+    assert 'data-action="retry-payment"' not in page
+
+
+def test_a_broker_that_cannot_be_reached_is_a_message_not_an_error(support, settings):
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
+    settings.ADMIN_BROKER_TIMEOUT_SECONDS = 1
+    page = _page(support, make_refund())
+    assert "The Kafka broker could not be read" in page
+    assert 'data-transition="send_to_payment"' in page
+
+
+def test_the_status_is_never_editable(superuser):
+    refund = make_refund()
+    url = reverse("admin:refundtool_refund_change", args=[refund.pk])
+    page = superuser.get(url).content.decode()
+    assert 'name="status"' not in page
+    assert 'name="_save"' not in page
+    assert superuser.post(url, {"status": "completed"}).status_code == 403
+    refund.refresh_from_db()
+    assert refund.status == "ready_to_refund"
+    assert superuser.get(reverse("admin:refundtool_refund_add")).status_code == 403
+    assert (
+        superuser.post(reverse("admin:refundtool_refund_delete", args=[refund.pk]), {"post": "yes"}).status_code == 403
+    )
