@@ -103,6 +103,8 @@ def test_the_tiles_point_at_what_needs_a_look(client):
     assert "Overdue: refund.item_ready_to_refund" in html
     assert "?state=overdue&amp;command_type=refund.item_ready_to_refund" in html
     assert "Flagged refunds" in html
+    assert "/admin/refundtool/refund/?stuck=yes" in html  # the support admin's stuck filter
+    assert "/admin/monitoring/flag/?open=yes&amp;subject_type=refund" in html
     assert "Outbox backlog" in html
 
 
