@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.conf import settings
@@ -32,11 +33,14 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
-from events.bulk import bulk_insert
+from events.bulk import copy_rows
 from events.handlers import IncomingEvent
-from events.models import OutboxMessage, ResponseExpectation
+from events.models import ResponseExpectation
 from events.monitoring.history import RESPONSE_WINDOW_SERIES, samples_record
 from events.specification import EventSpec, all_event_specs, get_event_spec
+
+if TYPE_CHECKING:  # events.outbox opens expectations: importing it here would be circular
+    from events.outbox import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +59,24 @@ def response_timeout_seconds(spec: EventSpec) -> int:
     return int(settings.RESPONSE_TIMEOUT_SECONDS.get(spec.name, spec.response_timeout_seconds or 0))
 
 
-def expectations_open(*, messages: Sequence[OutboxMessage]) -> list[ResponseExpectation]:
-    """Opens one expectation per command among outbox rows being written; runs in their transaction."""
+_OPEN_COLUMNS = (
+    "command_eid",
+    "command_type",
+    "response_type",
+    "correlation_field",
+    "correlation_value",
+    "key",
+    "country",
+    "sent_at",
+    "deadline",
+)
+
+
+def expectations_open(*, messages: Sequence[OutboxEntry]) -> int:
+    """Opens one expectation per command among outbox rows being written; runs in their transaction.
+
+    Returns how many it opened.
+    """
     rows = []
     for message in messages:
         spec = get_event_spec(message.event_type, message.version)
@@ -64,20 +84,20 @@ def expectations_open(*, messages: Sequence[OutboxMessage]) -> list[ResponseExpe
             continue
         field = spec.response_correlation_field or ""
         rows.append(
-            ResponseExpectation(
-                command_eid=message.eid,
-                command_type=spec.name,
-                response_type=spec.response_event_type,
-                correlation_field=field,
-                correlation_value=str(message.message["data"][field]) if field else "",
-                key=message.key,
-                country=str(message.message["metadata"].get("country") or ""),
-                sent_at=message.created_at,
-                deadline=message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
+            (
+                message.eid,
+                spec.name,
+                spec.response_event_type,
+                field,
+                str(message.message["data"][field]) if field else "",
+                message.key,
+                str(message.message["metadata"].get("country") or ""),
+                message.created_at,
+                message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
             )
         )
-    bulk_insert(rows)
-    return rows
+    copy_rows(ResponseExpectation, _OPEN_COLUMNS, rows)
+    return len(rows)
 
 
 def expectations_answer(*, events: Sequence[IncomingEvent], answered_at: datetime | None = None) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.db import connection
+from django.utils import timezone
 
-from events.bulk import bulk_insert
+from events.bulk import copy_rows
 from events.envelope import build_message
 from events.expectations import expectations_open
 from events.models import OutboxMessage
@@ -27,18 +29,48 @@ class OutgoingEvent:
     data: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An outbox row about to be written: plain values, because the consumer writes thousands a second."""
+
+    eid: str
+    event_type: str
+    version: int
+    topic: str
+    key: str
+    message: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"eid": self.eid, "event_type": self.event_type}
+
+
+_COLUMNS = (
+    "eid",
+    "event_type",
+    "version",
+    "topic",
+    "key",
+    "message",
+    "headers",
+    "created_at",
+    "attempts",
+    "last_error",
+)
+
+
 def outbox_enqueue(
     *,
     events: Sequence[OutgoingEvent],
     country: str,
     causation_id: UUID | str | None = None,
     flow_id: str | None = None,
-) -> list[OutboxMessage]:
+) -> list[OutboxEntry]:
     """Writes the events one change causes, in order; must run inside that change's transaction.
 
     On PostgreSQL a statement trigger on the outbox table sends NOTIFY, which the database delivers
-    to the relay only when this transaction commits (and folds into one per transaction). The rows
-    returned carry their eids; their ids are not read back.
+    to the relay only when this transaction commits (and folds into one per transaction).
     """
     messages = outbox_messages(events=events, country=country, causation_id=causation_id, flow_id=flow_id)
     outbox_write(messages=messages)
@@ -51,7 +83,7 @@ def outbox_messages(
     country: str,
     causation_id: UUID | str | None = None,
     flow_id: str | None = None,
-) -> list[OutboxMessage]:
+) -> list[OutboxEntry]:
     """The outbox rows of the events one change causes, validated but not written yet (see outbox_write).
 
     Every outgoing event is validated against the specification, also on the consumer's hot path:
@@ -59,10 +91,11 @@ def outbox_messages(
     must roll the change back rather than reach another team.
     """
     rows = []
+    now = timezone.now()
     for event in events:
         spec = get_event_spec(event.event_type)
         message = build_message(
-            event.event_type, event.data, country=country, causation_id=causation_id, flow_id=flow_id
+            event.event_type, event.data, country=country, causation_id=causation_id, flow_id=flow_id, occurred_at=now
         )
         errors = validate_message(event.event_type, message)
         if errors:
@@ -70,25 +103,29 @@ def outbox_messages(
             raise InvalidOutgoingEventError(f"{event.event_type}: {detail}")
         eid = str(message["metadata"]["eid"])
         rows.append(
-            OutboxMessage(
+            OutboxEntry(
                 eid=eid,
                 event_type=event.event_type,
                 version=spec.version,
                 topic=spec.topic,
                 key=spec.key_for(event.data),
                 message=message,
-                headers={"eid": eid, "event_type": event.event_type},
+                created_at=now,
             )
         )
     return rows
 
 
-def outbox_write(*, messages: Sequence[OutboxMessage]) -> None:
+def outbox_write(*, messages: Sequence[OutboxEntry]) -> None:
     """Writes outbox rows (of one change or of many, in order) in one statement, inside their transaction.
 
     A command-like event also opens the expectation of its response (events.expectations).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the transaction of the change it announces")
-    bulk_insert(messages)
+    copy_rows(
+        OutboxMessage,
+        _COLUMNS,
+        ((m.eid, m.event_type, m.version, m.topic, m.key, m.message, m.headers, m.created_at, 0, "") for m in messages),
+    )
     expectations_open(messages=messages)

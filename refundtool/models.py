@@ -175,11 +175,6 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"refund {self.id} of order {self.order_number} ({self.status})"
 
-    def state_saved(self) -> None:
-        """Tells the fsm mixin that the status in memory is the one in the database, after a set-based
-        UPDATE (which bypasses save()), so a later save() is guarded from that status."""
-        self._update_initial_state()
-
     # --- transitions -------------------------------------------------------------------------------
 
     @_transition(

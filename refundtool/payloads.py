@@ -6,9 +6,10 @@ decimals, datetimes as RFC 3339 in UTC, empty optional strings as null.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from refundtool.models import Refund
 
@@ -21,7 +22,20 @@ def rfc3339(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _items(refund: Refund) -> list[dict[str, Any]]:
+class Item(Protocol):
+    """A refund item: a RefundItem row, or the RefundItemRequest it is created from."""
+
+    item_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    vat_rate: str
+    reason: str
+
+
+def items_data(items: Iterable[Item]) -> list[dict[str, Any]]:
+    """The `items` of every payload. A caller building several payloads of one refund passes it to each."""
     return [
         {
             "item_id": item.item_id,
@@ -32,15 +46,21 @@ def _items(refund: Refund) -> list[dict[str, Any]]:
             "vat_rate": item.vat_rate,
             "reason": item.reason,
         }
-        for item in refund.items.all()
+        for item in items
     ]
+
+
+def _items(refund: Refund, items: Sequence[dict[str, Any]] | None) -> Sequence[dict[str, Any]]:
+    return items_data(refund.items.all()) if items is None else items
 
 
 def _payment(refund: Refund) -> dict[str, str]:
     return {"payment_id": refund.payment_id, "method": refund.payment_method}
 
 
-def refund_update_data(refund: Refund, previous_status: str | None) -> dict[str, Any]:
+def refund_update_data(
+    refund: Refund, previous_status: str | None, *, items: Sequence[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "refund_id": str(refund.id),
         "refund_request_id": str(refund.refund_request_id),
@@ -51,7 +71,7 @@ def refund_update_data(refund: Refund, previous_status: str | None) -> dict[str,
         "previous_status": previous_status,
         "amount": money(refund.amount),
         "delivery_amount": money(refund.delivery_amount),
-        "items": _items(refund),
+        "items": _items(refund, items),
         "payment": _payment(refund),
         "payment_transaction_id": refund.payment_transaction_id or None,
         "fiscal": {
@@ -68,7 +88,7 @@ def refund_update_data(refund: Refund, previous_status: str | None) -> dict[str,
     }
 
 
-def item_ready_to_refund_data(refund: Refund) -> dict[str, Any]:
+def item_ready_to_refund_data(refund: Refund, *, items: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "refund_id": str(refund.id),
         "refund_request_id": str(refund.refund_request_id),
@@ -77,11 +97,11 @@ def item_ready_to_refund_data(refund: Refund) -> dict[str, Any]:
         "currency": refund.currency,
         "amount": money(refund.amount),
         "payment": _payment(refund),
-        "items": _items(refund),
+        "items": _items(refund, items),
     }
 
 
-def money_refunded_data(refund: Refund) -> dict[str, Any]:
+def money_refunded_data(refund: Refund, *, items: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "refund_id": str(refund.id),
         "refund_request_id": str(refund.refund_request_id),
@@ -89,7 +109,7 @@ def money_refunded_data(refund: Refund) -> dict[str, Any]:
         "country": refund.country,
         "currency": refund.currency,
         "amount": money(refund.amount),
-        "items": _items(refund),
+        "items": _items(refund, items),
         "payment": _payment(refund),
         "payment_transaction_id": refund.payment_transaction_id or None,
         "refunded_at": rfc3339(refund.refunded_at),

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_fsm import Transition
 
-from events.bulk import bulk_insert
+from events.bulk import bulk_insert, copy_rows
 from events.errors import FieldError
-from events.models import OutboxMessage
 from events.outbox import OutgoingEvent, outbox_messages, outbox_write
 from refundtool.exceptions import (
     ActorNotAllowedError,
@@ -32,7 +32,7 @@ from refundtool.exceptions import (
     ValidationError,
 )
 from refundtool.models import PaymentResult, ReceiptResult, Refund, RefundItem, RefundTransition
-from refundtool.payloads import item_ready_to_refund_data, money_refunded_data, refund_update_data
+from refundtool.payloads import item_ready_to_refund_data, items_data, money_refunded_data, refund_update_data
 from refundtool.signals import refund_transitioned
 from refundtool.states import (
     EVENTS_ON_ENTERING,
@@ -46,6 +46,7 @@ from refundtool.states import (
 from refundtool.validation import RefundRequest, parse_refund_request
 
 S = RefundStatus
+_STATUS_FIELD = Refund._meta.get_field("status")
 
 CREATION = "request"
 CREATION_ACTORS = (ActorKind.EVENT, ActorKind.USER)
@@ -306,21 +307,27 @@ def _request_refunds(
     """Judges each parsed request against the refunds known by its refund_request_id (one query), creates the new."""
     ids = {request.refund_request_id for _, request, _, _ in parsed}
     known = {refund.refund_request_id: refund for refund in Refund.objects.filter(refund_request_id__in=ids)}
-    new: list[tuple[RefundRequest, str, Actor]] = []
+    new: list[tuple[Refund, RefundRequest, Actor]] = []
+    now = timezone.now()
     for index, request, fingerprint, actor in parsed:
         existing = known.get(request.refund_request_id)
         if existing is None:
-            existing = known[request.refund_request_id] = _new_refund(request, fingerprint=fingerprint)
-            new.append((request, fingerprint, actor))
+            existing = known[request.refund_request_id] = _new_refund(request, fingerprint=fingerprint, now=now)
+            new.append((existing, request, actor))
         if existing.request_fingerprint != fingerprint:
             outcomes[index] = RequestConflictError(refund_request_id=request.refund_request_id, refund_id=existing.id)
         else:
             outcomes[index] = existing
     if new:
-        _create_refunds([(known[request.refund_request_id], request, actor) for request, _, actor in new])
+        _create_refunds(new)
 
 
-def _new_refund(request: RefundRequest, *, fingerprint: str) -> Refund:
+# A new refund is requested and sent to payment in the transaction that creates it, so it is written
+# once, as it is after both changes; each change still has its audit row and events.
+_SEND_TO_PAYMENT = "send_to_payment"
+
+
+def _new_refund(request: RefundRequest, *, fingerprint: str, now: datetime) -> Refund:
     return Refund(
         refund_request_id=request.refund_request_id,
         request_fingerprint=fingerprint,
@@ -334,71 +341,65 @@ def _new_refund(request: RefundRequest, *, fingerprint: str) -> Refund:
         customer_email=request.customer_email,
         customer_phone=request.customer_phone,
         requested_at=request.requested_at,
+        status=S.READY_TO_REFUND,
+        sequence=2,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
     )
+
+
+_ITEM_COLUMNS = ("refund", "item_id", "sku", "name", "quantity", "unit_price", "vat_rate", "reason")
 
 
 def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]]) -> None:
-    """Writes new refunds as refund_request does one by one, but each step for all of them in one statement.
+    """Writes new refunds as they are after `request` and `send_to_payment`, each step's rows in one statement.
 
-    Step by step like the single path: insert the refunds (requested) and their items, record
-    `request`, run send_to_payment in memory, update the refunds, record `send_to_payment`.
+    The rows are those of two changes made one after the other: the refunds (ready_to_refund,
+    sequence 2) and their items; then per refund the audit row and refund.update of `request`
+    (sequence 1, requested), and those of `send_to_payment` with its item_ready_to_refund command.
     """
-    refunds = [refund for refund, _, _ in new]
-    bulk_insert(refunds)
-    items = {
-        refund.pk: [
-            RefundItem(
-                refund=refund,
-                item_id=item.item_id,
-                sku=item.sku,
-                name=item.name,
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-                vat_rate=item.vat_rate,
-                reason=item.reason,
-            )
-            for item in request.items
-        ]
-        for refund, request, _ in new
-    }
-    bulk_insert([item for refund_items in items.values() for item in refund_items])
-    for refund in refunds:
-        _attach_items(refund, items[refund.pk])
-    _record_changes(
-        [_change(refund, transition=CREATION, source=None, actor=actor, reason="") for refund, _, actor in new]
-    )
-    now = timezone.now()
-    sources = [
-        _transition(refund, "send_to_payment", actor=actor.follow_up(), reason="", now=now) for refund, _, actor in new
-    ]
-    for refund in refunds:
-        refund.updated_at = now  # what save() would set (auto_now)
-    # Every refund here made the same move (requested -> ready_to_refund, sequence 2, no reason, at
-    # `now`), so one UPDATE writes them all; the status filter guards it as the fsm mixin guards save().
-    updated = Refund.objects.filter(pk__in=[refund.pk for refund in refunds], status=S.REQUESTED).update(
-        status=S.READY_TO_REFUND, sequence=2, reason="", status_changed_at=now, updated_at=now
-    )
-    if updated != len(refunds) or any(
-        (refund.status, refund.sequence, refund.reason) != (S.READY_TO_REFUND, 2, "") for refund in refunds
+    step = _declared_transition(_SEND_TO_PAYMENT, S.REQUESTED)
+    if (
+        step is None
+        or step.target != S.READY_TO_REFUND
+        or step.conditions
+        or ActorKind.SYSTEM not in step.custom["actors"]
     ):
-        raise RuntimeError("send_to_payment did not move every new refund alike")
-    for refund in refunds:
-        refund.state_saved()
-    _record_changes(
-        [
-            _change(refund, transition="send_to_payment", source=source, actor=actor.follow_up(), reason="")
-            for (refund, _, actor), source in zip(new, sources, strict=True)
-        ]
+        raise RuntimeError("send_to_payment is no longer the unconditional system step the creation writes at once")
+    bulk_insert([refund for refund, _, _ in new])
+    copy_rows(
+        RefundItem,
+        _ITEM_COLUMNS,
+        (
+            (refund.id, item.item_id, item.sku, item.name, item.quantity, item.unit_price, item.vat_rate, item.reason)
+            for refund, request, _ in new
+            for item in request.items
+        ),
     )
-
-
-def _attach_items(refund: Refund, items: list[RefundItem]) -> None:
-    """Lets refund.items.all() answer the items just written (in their order), as a prefetch would after
-    reading them back: the payloads of the creation read them three times, and reading costs more."""
-    queryset = refund.items.all()
-    queryset._result_cache = items
-    queryset._prefetch_done = True
-    refund._prefetched_objects_cache = {"items": queryset}
+    changes = []
+    for refund, request, actor in new:
+        items = items_data(request.items)
+        sent = refund_update_data(refund, S.REQUESTED, items=items)
+        # The snapshot of `request` is the refund before send_to_payment, at the same moment.
+        requested = sent | {"status": S.REQUESTED.value, "previous_status": None, "sequence": 1}
+        changes.append(
+            _Change(refund, CREATION, None, S.REQUESTED, 1, actor, "", [OutgoingEvent(REFUND_UPDATE, requested)])
+        )
+        command = OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund, items=items))
+        changes.append(
+            _Change(
+                refund,
+                _SEND_TO_PAYMENT,
+                S.REQUESTED,
+                refund.status,
+                2,
+                actor.follow_up(),
+                "",
+                [OutgoingEvent(REFUND_UPDATE, sent), command],
+            )
+        )
+    _record_changes(changes)
 
 
 def _single_change(refund_id: UUID, name: str, *, reason: str, actor: Actor) -> Refund:
@@ -422,10 +423,14 @@ def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts
     _record_changes([_change(refund, transition=name, source=source, actor=actor, reason=reason)])
 
 
+def _declared_transition(name: str, source: str) -> Transition | None:
+    return next((t for t in _STATUS_FIELD.get_all_transitions(Refund) if t.name == name and t.source == source), None)
+
+
 def _transition(refund: Refund, name: str, *, actor: Actor, reason: str, now: datetime, **facts: Any) -> str:
     """Run the fsm transition `name` in memory, refusing it with a clear error; returns the source status."""
     source = refund.status
-    declared = next((t for t in refund.get_all_status_transitions() if t.name == name and t.source == source), None)
+    declared = _declared_transition(name, source)
     if declared is None:
         raise IllegalTransitionError(
             f"refund {refund.id} is {source}: {name} is not allowed from there",
@@ -458,41 +463,48 @@ def _transition(refund: Refund, name: str, *, actor: Actor, reason: str, now: da
 
 @dataclass(frozen=True, slots=True)
 class _Change:
-    """One change of a refund, ready to record: its audit row and its outbox rows, not yet written."""
+    """One change of a refund, ready to record: what its audit row says and the events it causes."""
 
     refund: Refund
-    audit_row: RefundTransition
-    outbox: list[OutboxMessage]
+    transition: str
     source: str | None
+    target: str
+    sequence: int
+    actor: Actor
+    reason: str
+    events: list[OutgoingEvent]
 
 
 def _change(refund: Refund, *, transition: str, source: str | None, actor: Actor, reason: str) -> _Change:
-    """The audit row and the events of a change of `refund`, which is already in its new state.
+    """The change of `refund`, which is already in its new state, and the events it causes.
 
-    It decides the events the change causes: refund.update always; item_ready_to_refund on entering
-    ready_to_refund; money_refunded the first time it enters refunded.
+    refund.update always; item_ready_to_refund on entering ready_to_refund; money_refunded the
+    first time it enters refunded.
     """
     target = refund.status
-    events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source))]
+    items = items_data(refund.items.all())
+    events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source, items=items))]
     entered = EVENTS_ON_ENTERING.get(RefundStatus(target)) if target != source else None
     if entered == ITEM_READY_TO_REFUND:
-        events.append(OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund)))
+        events.append(OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund, items=items)))
     elif entered == MONEY_REFUNDED and not refund.transitions.filter(target=S.REFUNDED).exists():
-        events.append(OutgoingEvent(MONEY_REFUNDED, money_refunded_data(refund)))
-    audit_row = RefundTransition(
-        refund=refund,
-        sequence=refund.sequence,
-        transition=transition,
-        source=source or "",
-        target=target,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        causing_eid=actor.causing_eid,
-        reason=reason,
-        event_types=[event.event_type for event in events],
-    )
-    outbox = outbox_messages(events=events, country=refund.country, causation_id=actor.causing_eid)
-    return _Change(refund=refund, audit_row=audit_row, outbox=outbox, source=source)
+        events.append(OutgoingEvent(MONEY_REFUNDED, money_refunded_data(refund, items=items)))
+    return _Change(refund, transition, source, target, refund.sequence, actor, reason, events)
+
+
+_AUDIT_COLUMNS = (
+    "refund",
+    "sequence",
+    "transition",
+    "source",
+    "target",
+    "actor_kind",
+    "actor_id",
+    "causing_eid",
+    "reason",
+    "event_types",
+    "at",
+)
 
 
 def _record_changes(changes: Sequence[_Change]) -> None:
@@ -502,15 +514,44 @@ def _record_changes(changes: Sequence[_Change]) -> None:
     the transactional outbox (each in one statement, in order), so they commit with the changes, and
     then sends refund_transitioned for each change.
     """
-    bulk_insert([change.audit_row for change in changes])
-    outbox_write(messages=[message for change in changes for message in change.outbox])
+    now = timezone.now()
+    copy_rows(
+        RefundTransition,
+        _AUDIT_COLUMNS,
+        (
+            (
+                change.refund.id,
+                change.sequence,
+                change.transition,
+                change.source or "",
+                change.target,
+                change.actor.kind,
+                change.actor.id,
+                change.actor.causing_eid,
+                change.reason,
+                [event.event_type for event in change.events],
+                now,
+            )
+            for change in changes
+        ),
+    )
+    outbox_write(
+        messages=[
+            message
+            for change in changes
+            for message in outbox_messages(
+                events=change.events, country=change.refund.country, causation_id=change.actor.causing_eid
+            )
+        ]
+    )
     for change in changes:
         refund_transitioned.send(
             sender=Refund,
             refund=change.refund,
-            transition=change.audit_row.transition,
+            transition=change.transition,
             source=change.source,
-            target=change.audit_row.target,
+            target=change.target,
+            sequence=change.sequence,
         )
 
 

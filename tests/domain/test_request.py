@@ -93,7 +93,8 @@ def test_every_change_sends_refund_transitioned_inside_the_transaction():
     received = []
 
     def receiver(sender, **kwargs):
-        received.append((kwargs["transition"], kwargs["source"], kwargs["target"], kwargs["refund"].sequence))
+        received.append((kwargs["transition"], kwargs["source"], kwargs["target"], kwargs["sequence"]))
+        assert kwargs["refund"].status == "ready_to_refund"
 
     refund_transitioned.connect(receiver)
     try:
