@@ -54,7 +54,7 @@ PartitionKey = tuple[str, int]
 _INBOX_INSERT = f"""
     INSERT INTO {InboxMessage._meta.db_table}
         (eid, "group", event_type, topic, "partition", "offset", key, message, received_at)
-    SELECT run.eid, %s, run.event_type, run.topic, run.partition, run.offset, run.key, run.message::jsonb, %s
+    SELECT run.eid, %s, run.event_type, run.topic, run.partition, run.offset, run.key, run.message::json, %s
     FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int4[], %b::int8[], %b::text[], %b::text[])
         AS run(eid, event_type, topic, partition, "offset", key, message)
     ON CONFLICT (eid, "group") DO NOTHING

@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from events.fields import JSONDocumentField
+
 
 class OutboxMessage(models.Model):
     """An event written in the same transaction as the change that caused it; the relay publishes it.
@@ -15,8 +17,8 @@ class OutboxMessage(models.Model):
     event_type = models.CharField(max_length=100)
     version = models.PositiveSmallIntegerField()
     topic = models.CharField(max_length=200)
-    key = models.CharField(max_length=200, db_index=True)
-    message = models.JSONField()
+    key = models.CharField(max_length=200)
+    message = JSONDocumentField()
     headers = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -28,6 +30,8 @@ class OutboxMessage(models.Model):
             # The relay's claim query reads only this small partial index.
             models.Index(fields=["id"], condition=Q(published_at__isnull=True), name="outbox_unpublished_idx"),
             models.Index(fields=["published_at"], condition=Q(published_at__isnull=False), name="outbox_published_idx"),
+            # The refund page's events of an order; exact matches only, so no pattern-ops twin.
+            models.Index(fields=["key"], name="outbox_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -43,12 +47,13 @@ class InboxMessage(models.Model):
     topic = models.CharField(max_length=200)
     partition = models.IntegerField()
     offset = models.BigIntegerField()
-    key = models.CharField(max_length=200, db_index=True)
-    message = models.JSONField()
+    key = models.CharField(max_length=200)
+    message = JSONDocumentField()
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["eid", "group"], name="inbox_eid_group_unique")]
+        indexes = [models.Index(fields=["key"], name="inbox_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.eid} ({self.group})"

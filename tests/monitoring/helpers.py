@@ -19,12 +19,8 @@ from refundtool.models import Refund
 
 def command_of(refund: Refund) -> dict[str, Any]:
     """The item_ready_to_refund message the outbox holds for the refund (its latest)."""
-    return (
-        OutboxMessage.objects.filter(event_type="refund.item_ready_to_refund", key=refund.order_number)
-        .filter(message__data__refund_id=str(refund.id))
-        .latest("id")
-        .message
-    )
+    commands = OutboxMessage.objects.filter(event_type="refund.item_ready_to_refund", key=refund.order_number)
+    return [row.message for row in commands.order_by("id") if row.message["data"]["refund_id"] == str(refund.id)][-1]
 
 
 def response_to(command: dict[str, Any], *, causation: bool = True, succeeded: bool = True) -> dict[str, Any]:
