@@ -8,6 +8,7 @@ trigger it and what triggers it; docs/refund-transitions.md is generated from th
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,12 @@ S = RefundStatus
 ANYONE = (ActorKind.EVENT, ActorKind.USER, ActorKind.SYSTEM)
 
 
+@functools.cache
+def _field_defaults(model: type[models.Model]) -> dict[str, Callable[[], Any]]:
+    """Each concrete field's attname and the function giving its default, in the fields' order."""
+    return {field.attname: field._get_default for field in model._meta.concrete_fields}
+
+
 class Refund(ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     refund_request_id = models.UUIDField(unique=True)
@@ -157,8 +164,11 @@ class Refund(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["order_number"], name="refund_order_number_idx"),
             models.Index(fields=["status", "status_changed_at"], name="refund_status_since_idx"),
-            models.Index(fields=["refunded_at"], name="refund_refunded_at_idx"),
-            models.Index(fields=["payment_transaction_id"], name="refund_payment_tx_idx"),
+            # Partial where a new refund has no value yet: every query on them names a value.
+            models.Index(fields=["refunded_at"], condition=Q(refunded_at__isnull=False), name="refund_refunded_at_idx"),
+            models.Index(
+                fields=["payment_transaction_id"], condition=~Q(payment_transaction_id=""), name="refund_payment_tx_idx"
+            ),
             # Support admin and API (refundtool/admin.py, refundtool/api): the changelist's order and
             # date range, the API's updated_after cursor, case-blind e-mail search, phone search by
             # digits, and the small set of refunds whose receipt is still due (SLA, reconciliation).
@@ -175,6 +185,18 @@ class Refund(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.id} of order {self.order_number} ({self.status})"
+
+    @classmethod
+    def new(cls, **values: Any) -> Refund:
+        """An unsaved refund with these field values and the defaults of the others.
+
+        It passes every value by position, Model.__init__'s fast path (a third of the cost of
+        keywords): the consumer builds thousands of refunds a second.
+        """
+        defaults = _field_defaults(cls)
+        if not values.keys() <= defaults.keys():
+            raise TypeError(f"Refund has no fields {', '.join(sorted(values.keys() - defaults.keys()))}")
+        return cls(*(values[name] if name in values else default() for name, default in defaults.items()))
 
     # --- transitions -------------------------------------------------------------------------------
 

@@ -328,7 +328,7 @@ _SEND_TO_PAYMENT = "send_to_payment"
 
 
 def _new_refund(request: RefundRequest, *, fingerprint: str, now: datetime) -> Refund:
-    return Refund(
+    return Refund.new(
         refund_request_id=request.refund_request_id,
         request_fingerprint=fingerprint,
         order_number=request.order_number,

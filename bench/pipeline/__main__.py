@@ -29,6 +29,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="refund requests to push through")
     parser.add_argument("--batch-size", type=int, default=500, help="consumer batch per poll")
+    parser.add_argument(
+        "--consumers",
+        default="1,2",
+        help="consumer process counts to measure, each on a fresh database state (default 1,2: one per core)",
+    )
     parser.add_argument("--latency-seconds", type=float, default=5.0, help="length of the latency phase")
     parser.add_argument("--latency-rate", type=float, default=100.0, help="refunds per second in that phase")
     return parser.parse_args()
@@ -90,30 +95,42 @@ def run(args: argparse.Namespace) -> None:
         _produce(producer, "bench-raw", record)
     producer.flush(60)
     raw_produce = args.events / (time.perf_counter() - started)
+    per_partition: dict[int, int] = {}
+
+    def delivered(error: object, message: object) -> None:
+        if error is None:
+            per_partition[message.partition()] = per_partition.get(message.partition(), 0) + 1
+
     for record in records:
-        _produce(producer, record.topic, record)
+        _produce(producer, record.topic, record, on_delivery=delivered)
     producer.flush(60)
 
     raw_consume = _raw_consume_rate(Consumer, TopicPartition, client_config, "bench-raw", args.events)
-    consumer_rate = _consumer_rate(args)
+    counts = [int(count) for count in args.consumers.split(",")]
+    consumer_rates = []
+    for index, processes in enumerate(counts):
+        if index:
+            _forget_consumed_requests()
+        consumer_rates.append((processes, _consumer_rate(args, processes, per_partition)))
     relay_rate, rows = _relay_rate()
     p50, p99 = _publish_latency(args, percentile)
 
     print()
     print(f"raw consume + parse            {raw_consume:>10,.0f} msg/s")
-    print(
-        f"consumer end to end            {consumer_rate:>10,.0f} events/s   ratio {consumer_rate / raw_consume:.3f}"
-        f"   goal {GOAL_EVENTS_PER_SECOND:,}/s: {'met' if consumer_rate >= GOAL_EVENTS_PER_SECOND else 'NOT met'}"
-    )
+    for processes, rate in consumer_rates:
+        print(
+            f"consumer end to end, {processes} proc.  {rate:>10,.0f} events/s   ratio {rate / raw_consume:.3f}"
+            f"   goal {GOAL_EVENTS_PER_SECOND:,}/s: {'met' if rate >= GOAL_EVENTS_PER_SECOND else 'NOT met'}"
+        )
     print(f"raw idempotent produce         {raw_produce:>10,.0f} msg/s")
     print(f"relay ({rows} outbox rows)   {relay_rate:>10,.0f} events/s   ratio {relay_rate / raw_produce:.3f}")
     print(f"commit-to-publish latency      p50 {p50 * 1000:.1f} ms   p99 {p99 * 1000:.1f} ms")
 
 
-def _produce(producer: object, topic: str, record: object) -> None:
+def _produce(producer: object, topic: str, record: object, on_delivery: object = None) -> None:
     while True:
         try:
-            producer.produce(topic, key=record.key, value=record.value, headers=record.headers)
+            producer.produce(topic, key=record.key, value=record.value, headers=record.headers, on_delivery=on_delivery)
             return
         except BufferError:
             producer.poll(0.05)
@@ -137,40 +154,63 @@ def _raw_consume_rate(consumer_class, topic_partition, client_config, topic: str
     return expected / elapsed
 
 
-def _consumer_rate(args: argparse.Namespace) -> float:
-    from confluent_kafka import TopicPartition
-    from django.conf import settings
+def _consumer_rate(args: argparse.Namespace, processes: int, per_partition: dict[int, int]) -> float:
+    """Refund requests per second through `processes` consumer processes, each on its share of the partitions."""
+    import subprocess
+    import sys
 
-    from events.consumer import EventConsumer
-    from events.handlers import handled_event_types
     from refundtool.models import Refund
 
-    consumer = EventConsumer(
-        group="bench-refundtool",
-        event_types=handled_event_types(),
-        countries=settings.REFUNDTOOL_COUNTRIES,
-        batch_size=args.batch_size,
-        retry_window_seconds=60,
-        handler_attempts=3,
-    )
-    # Assigned, not subscribed: the group join of the broker would be timed otherwise.
-    metadata = consumer.consumer.list_topics("bob.refund_requested.v1", timeout=10)
-    consumer.consumer.assign(
-        [TopicPartition("bob.refund_requested.v1", p, 0) for p in metadata.topics["bob.refund_requested.v1"].partitions]
-    )
-    stop = threading.Event()
-    seen = 0
+    topic = "bob.refund_requested.v1"
+    shares = [sorted(per_partition)[index::processes] for index in range(processes)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.pipeline.consumer_process",
+                f"--topic={topic}",
+                f"--partitions={','.join(map(str, share))}",
+                f"--group=bench-refundtool-{processes}",
+                f"--batch-size={args.batch_size}",
+                f"--expect={sum(per_partition[p] for p in share)}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+    ]
+    for worker in workers:
+        if worker.stdout.readline().strip() != "ready":
+            raise SystemExit("bench: a consumer process did not start")
     started = time.perf_counter()
-    while seen < args.events:
-        batch = consumer.consumer.consume(args.batch_size, 1.0)
-        consumer.process(batch, stop)
-        seen += sum(1 for message in batch if not message.error())
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    processed = sum(int(worker.stdout.readline()) for worker in workers)
     elapsed = time.perf_counter() - started
-    consumer.consumer.close()
+    for worker in workers:
+        worker.wait(30)
     created = Refund.objects.count()
-    if created != args.events:
-        raise SystemExit(f"bench: the consumer created {created} refunds of {args.events}")
+    if processed != args.events or created != args.events:
+        raise SystemExit(f"bench: {processes} consumer(s) processed {processed} and created {created} of {args.events}")
     return args.events / elapsed
+
+
+def _forget_consumed_requests() -> None:
+    """Empties what the consumer wrote, so the next measurement creates every refund again."""
+    from django.db import connection
+
+    from events.models import InboxMessage, OutboxMessage, ResponseExpectation
+    from refundtool.models import Refund, RefundItem, RefundTransition
+
+    tables = [
+        m._meta.db_table
+        for m in (RefundTransition, RefundItem, Refund, InboxMessage, OutboxMessage, ResponseExpectation)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 
 def _relay_rate() -> tuple[float, int]:
