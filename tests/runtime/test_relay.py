@@ -1,0 +1,125 @@
+"""The outbox relay against the real broker and PostgreSQL: what it sends, its order per key next to
+other relays, its wake-up on commit, and pruning."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.models import OutboxMessage
+from events.relay import NOTIFY_CHANNEL, OutboxRelay
+from refundtool.services import Actor, refund_request
+from refundtool.simulation import fake_refund_request
+from tests.support.kafka import read_all
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def relay(fresh_broker) -> OutboxRelay:
+    call_command("ensure_topics", "--partitions", "3", verbosity=0)
+    relay = OutboxRelay(batch_size=500, poll_interval=0.1, retention=timedelta(days=1))
+    yield relay
+    relay.producer.flush(5)
+
+
+def _refunds(count: int) -> list[str]:
+    """New refunds (three outbox rows each: two refund.update, one item_ready_to_refund); their order numbers."""
+    rng = random.Random(count)
+    return [
+        refund_request(data=fake_refund_request(rng, country="KZ"), actor=Actor.user("test")).order_number
+        for _ in range(count)
+    ]
+
+
+def test_every_row_goes_out_once_as_stored_and_is_marked(relay):
+    orders = _refunds(3)
+
+    assert relay.relay_batch() == (9, 0)
+
+    rows = {str(row.eid): row for row in OutboxMessage.objects.all()}
+    assert all(row.published_at is not None and row.attempts == 1 and row.last_error == "" for row in rows.values())
+    sent = read_all("refund.update.v1", expect=6) + read_all("refund.item_ready_to_refund.v1", expect=3)
+    assert len(sent) == 9
+    for message in sent:
+        headers = dict(message.headers())
+        row = rows[headers["eid"].decode()]
+        assert orjson.loads(message.value()) == row.message
+        assert message.key().decode() == row.key in orders
+        assert headers["event_type"].decode() == row.event_type
+    assert relay.relay_batch() == (0, 0)
+
+
+def test_a_row_waits_while_another_relay_holds_an_earlier_row_of_its_key(relay):
+    held_order, _other_order = _refunds(2)
+    first_held = OutboxMessage.objects.filter(key=held_order).order_by("id").first()
+    locked, release = threading.Event(), threading.Event()
+
+    def other_relay() -> None:
+        try:
+            with transaction.atomic():
+                OutboxMessage.objects.select_for_update().get(id=first_held.id)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_relay)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert relay.relay_batch() == (3, 0)
+        unpublished = OutboxMessage.objects.filter(published_at__isnull=True)
+        assert set(unpublished.values_list("key", flat=True)) == {held_order}
+        assert unpublished.count() == 3
+    finally:
+        release.set()
+        thread.join()
+    assert relay.relay_batch() == (3, 0)
+    updates = [m for m in read_all("refund.update.v1", expect=4) if m.key().decode() == held_order]
+    assert [orjson.loads(m.value())["data"]["sequence"] for m in updates] == [1, 2]
+
+
+def test_a_commit_wakes_the_listening_relay(relay):
+    listener = relay._listen()
+    _refunds(1)
+
+    notification = next(listener.notifies(timeout=5, stop_after=1), None)
+
+    assert notification is not None
+    assert notification.channel == NOTIFY_CHANNEL
+
+
+def test_a_rolled_back_change_sends_no_notification_and_leaves_no_row(relay):
+    listener = relay._listen()
+
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            _refunds(1)
+            raise RuntimeError("the change fails after its outbox rows were written")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+
+    assert next(listener.notifies(timeout=0.5, stop_after=1), None) is None
+    assert not OutboxMessage.objects.exists()
+
+
+def test_pruning_deletes_only_rows_published_before_the_retention(relay):
+    _refunds(2)
+    relay.relay_batch()
+    old = OutboxMessage.objects.order_by("id")[:4].values_list("id", flat=True)
+    OutboxMessage.objects.filter(id__in=list(old)).update(published_at=timezone.now() - timedelta(days=2))
+    _refunds(1)  # unpublished rows are never pruned, however old
+    OutboxMessage.objects.filter(published_at__isnull=True).update(created_at=timezone.now() - timedelta(days=9))
+
+    assert relay.prune() == 4
+    assert OutboxMessage.objects.filter(published_at__isnull=False).count() == 2
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 3
