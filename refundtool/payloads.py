@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from refundtool.models import Refund
+from refundtool.models import Refund, RefundItem
+from refundtool.validation import RefundItemRequest
 
 
 def money(value: Decimal) -> str:
@@ -22,19 +23,7 @@ def rfc3339(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-class Item(Protocol):
-    """A refund item: a RefundItem row, or the RefundItemRequest it is created from."""
-
-    item_id: str
-    sku: str
-    name: str
-    quantity: int
-    unit_price: Decimal
-    vat_rate: str
-    reason: str
-
-
-def items_data(items: Iterable[Item]) -> list[dict[str, Any]]:
+def items_data(items: Iterable[RefundItem | RefundItemRequest]) -> list[dict[str, Any]]:
     """The `items` of every payload. A caller building several payloads of one refund passes it to each."""
     return [
         {
