@@ -29,6 +29,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="refund requests to push through")
     parser.add_argument("--batch-size", type=int, default=500, help="consumer batch per poll")
+    parser.add_argument("--relay-batch-size", type=int, default=None, help="rows the relay claims at once")
     parser.add_argument(
         "--consumers",
         default="1,2",
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
         if index:
             _forget_consumed_requests()
         consumer_rates.append((processes, _consumer_rate(args, processes, per_partition)))
-    relay_rate, rows = _relay_rate()
+    relay_rate, rows = _relay_rate(args.relay_batch_size)
     p50, p99 = _publish_latency(args, percentile)
 
     print()
@@ -213,11 +214,15 @@ def _forget_consumed_requests() -> None:
         cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 
-def _relay_rate() -> tuple[float, int]:
+def _relay_rate(batch_size: int | None) -> tuple[float, int]:
+    from django.conf import settings
+
     from events.models import OutboxMessage
     from events.relay import OutboxRelay
 
-    relay = OutboxRelay(batch_size=500, poll_interval=0.1, retention=timedelta(days=1))
+    relay = OutboxRelay(
+        batch_size=batch_size or settings.OUTBOX_BATCH_SIZE, poll_interval=0.1, retention=timedelta(days=1)
+    )
     rows = OutboxMessage.objects.filter(published_at__isnull=True).count()
     started = time.perf_counter()
     published = 0
