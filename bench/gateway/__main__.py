@@ -1,10 +1,11 @@
 """Benchmark of the events-bus gateway against raw confluent-kafka produce, in one run.
 
-    python -m bench.gateway [--rounds 3] [--events 30000] [--workers 4] [--concurrency 4] [--gc-tuning]
+    python -m bench.gateway [--rounds 3] [--events 30000] [--workers 4] [--concurrency 4] [--default-gc]
 
 Starts what it needs: a tansu broker, a PostgreSQL database for the producer credential (created and
 dropped; DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432) and gunicorn
-serving the project on a free loopback port, with production settings (DEBUG off). Then it prints
+serving the project on a free loopback port, with production settings (DEBUG off) and the web
+process's gunicorn config (events/gateway/gunicorn_config.py). Then it prints
 events/s through the gateway in batches of 100 and one event a request, single-event latency
 (p50/p99, one client, nothing else running), the raw produce rate of the same records to the same
 topic, and the batched rate as a share of the raw one (the goal is at least 15%). Gateway and raw
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument(
-        "--gc-tuning", action="store_true", help="gunicorn workers freeze start-up objects and collect less often"
+        "--default-gc", action="store_true", help="gunicorn without the web process's config: CPython's default GC"
     )
     parser.add_argument("--concurrency", type=int, default=4, help="client connections sending at once")
     parser.add_argument("--partitions", type=int, default=6)
@@ -84,7 +85,7 @@ def main() -> None:
             command = [
                 *(sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"127.0.0.1:{port}"),
                 *("--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads)),
-                *(["--config", "python:bench.gateway.gunicorn_tuning"] if args.gc_tuning else []),
+                *([] if args.default_gc else ["--config", "python:events.gateway.gunicorn_config"]),
                 *("--log-level", "warning"),
             ]
             server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
@@ -332,7 +333,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"events-bus gateway benchmark: {EVENT_TYPE} events of {report['event_bytes']:.0f} bytes, topic of")
     print(
         f"{args.partitions} partitions, gunicorn {args.workers} {args.worker_class} workers"
-        f"{' with GC tuning' if args.gc_tuning else ''}, {args.concurrency} client connections, "
+        f"{' with the default GC' if args.default_gc else ''}, {args.concurrency} client connections, "
         f"{args.rounds} rounds of {args.events:,} events"
     )
     for number, round_ in enumerate(report["rounds"], start=1):
