@@ -7,6 +7,9 @@ Two layers over one reading of the message's ``data``:
   are positive, the amount adds up, item ids are unique. ``refund_request_rule_errors`` returns only
   these; RefundToolConfig.ready registers it for "bob.refund_requested", so the gateway and the
   consumers run it after the schema. A rule skips a value whose shape is already wrong.
+
+The gateway runs the rules on every event it takes, so the happy path is kept cheap: the rules read
+only the fields they judge, and each check tries the common case before the one that explains an error.
 """
 
 from __future__ import annotations
@@ -35,11 +38,16 @@ MAX_QUANTITY = 10000
 MONEY_PATTERN = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 ORDER_NUMBER_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{6,19}$")
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 MONEY_HINT = 'must be a decimal string with at most 2 decimals, like "1499.00"'
 # Read once: Django's choices enums build these lists on every access.
 PAYMENT_METHODS = list(PaymentMethod.values)
 VAT_RATES = list(VatRate.values)
 KNOWN_COUNTRIES = sorted(COUNTRIES)
+# validate_email's own patterns, bound once: through its lazy regex objects each call costs several
+# times more. An address they do not accept still goes to validate_email (localhost, IP literals).
+_email_user_match = validate_email.user_regex.match
+_email_domain_match = validate_email.domain_regex.match
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,8 @@ class _Reading:
 
     def text(self, obj: Mapping[str, Any], key: str, path: str, *, max_length: int) -> str | None:
         value = obj.get(key)
+        if type(value) is str and 1 <= len(value) <= max_length:
+            return value
         if value is None:
             self.fail(f"{path}/{key}", "is required")
             return None
@@ -112,6 +122,8 @@ class _Reading:
 
     def choice(self, obj: Mapping[str, Any], key: str, path: str, *, allowed: list[str]) -> str | None:
         value = obj.get(key)
+        if type(value) is str and value in allowed:
+            return value
         if value is None:
             self.fail(f"{path}/{key}", "is required")
             return None
@@ -122,6 +134,8 @@ class _Reading:
 
     def money(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal | None:
         value = obj.get(key)
+        if type(value) is str and MONEY_PATTERN.match(value):
+            return Decimal(value)
         if value is None:
             self.fail(f"{path}/{key}", "is required")
             return None
@@ -132,56 +146,69 @@ class _Reading:
 
     def mapping(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
         value = obj.get(key)
-        if not isinstance(value, Mapping):
+        if not _is_object(value):
             self.fail(f"{path}/{key}", "is required" if value is None else "must be an object")
             return None
         return value
 
 
-def _read(data: Any) -> _Reading:
+def _is_object(value: object) -> bool:
+    # JSON objects are dicts; isinstance against the Mapping ABC alone costs several times more.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _read(data: Any, *, rules_only: bool = False) -> _Reading:
+    """The whole request, or with rules_only just the fields the business rules judge.
+
+    The rules skip a value whose shape is wrong and never look at the others (ids, contacts, dates),
+    so reading less gives them the same values at a fraction of the cost.
+    """
     reading = _Reading()
-    if not isinstance(data, Mapping):
+    if not _is_object(data):
         reading.fail("/data", "must be an object")
         return reading
     path, values = "/data", reading.values
 
-    raw_id = reading.text(data, "refund_request_id", path, max_length=36)
-    if raw_id is not None:
-        try:
-            values["refund_request_id"] = uuid.UUID(raw_id)
-        except ValueError:
-            reading.fail(f"{path}/refund_request_id", f"must be a UUID, not {raw_id!r}")
-    order_number = data.get("order_number")
-    if isinstance(order_number, str) and ORDER_NUMBER_PATTERN.match(order_number):
-        values["order_number"] = order_number
-    else:
-        reading.fail(f"{path}/order_number", "must be 1 to 64 letters, digits, '_' or '-'")
+    if not rules_only:
+        raw_id = reading.text(data, "refund_request_id", path, max_length=36)
+        if raw_id is not None:
+            try:
+                values["refund_request_id"] = uuid.UUID(raw_id)
+            except ValueError:
+                reading.fail(f"{path}/refund_request_id", f"must be a UUID, not {raw_id!r}")
+        order_number = data.get("order_number")
+        if isinstance(order_number, str) and ORDER_NUMBER_PATTERN.match(order_number):
+            values["order_number"] = order_number
+        else:
+            reading.fail(f"{path}/order_number", "must be 1 to 64 letters, digits, '_' or '-'")
     values["country"] = reading.choice(data, "country", path, allowed=KNOWN_COUNTRIES)
     currency = data.get("currency")
-    if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
+    if isinstance(currency, str) and CURRENCY_PATTERN.fullmatch(currency):
         values["currency"] = currency
     else:
         reading.fail(f"{path}/currency", "must be an ISO 4217 code of three capital letters")
-    _read_customer(reading, data, path)
-    payment = reading.mapping(data, "payment", path)
-    if payment is not None:
-        values["payment_id"] = reading.text(payment, "payment_id", f"{path}/payment", max_length=64)
-        values["payment_method"] = reading.choice(payment, "method", f"{path}/payment", allowed=PAYMENT_METHODS)
-    _read_items(reading, data.get("items"), f"{path}/items")
+    if not rules_only:
+        _read_customer(reading, data, path)
+        payment = reading.mapping(data, "payment", path)
+        if payment is not None:
+            values["payment_id"] = reading.text(payment, "payment_id", f"{path}/payment", max_length=64)
+            values["payment_method"] = reading.choice(payment, "method", f"{path}/payment", allowed=PAYMENT_METHODS)
+    _read_items(reading, data.get("items"), f"{path}/items", rules_only=rules_only)
     if data.get("delivery_amount") is None:
         values["delivery_amount"] = Decimal("0")
     else:
         values["delivery_amount"] = reading.money(data, "delivery_amount", path)
     values["amount"] = reading.money(data, "amount", path)
-    raw_requested_at = data.get("requested_at")
-    try:
-        requested_at = datetime.fromisoformat(raw_requested_at) if isinstance(raw_requested_at, str) else None
-    except ValueError:
-        requested_at = None
-    if requested_at is None or requested_at.tzinfo is None:
-        reading.fail(f"{path}/requested_at", "must be an RFC 3339 date-time with an offset")
-    else:
-        values["requested_at"] = requested_at
+    if not rules_only:
+        raw_requested_at = data.get("requested_at")
+        try:
+            requested_at = datetime.fromisoformat(raw_requested_at) if isinstance(raw_requested_at, str) else None
+        except ValueError:
+            requested_at = None
+        if requested_at is None or requested_at.tzinfo is None:
+            reading.fail(f"{path}/requested_at", "must be an RFC 3339 date-time with an offset")
+        else:
+            values["requested_at"] = requested_at
     return reading
 
 
@@ -208,6 +235,9 @@ def _read_customer(reading: _Reading, data: Mapping[str, Any], path: str) -> Non
 def _is_email(value: object) -> bool:
     if not isinstance(value, str) or len(value) > 254:
         return False
+    user, at, domain = value.rpartition("@")
+    if at and _email_user_match(user) and _email_domain_match(domain):
+        return True
     try:
         validate_email(value)
     except DjangoValidationError:
@@ -215,13 +245,13 @@ def _is_email(value: object) -> bool:
     return True
 
 
-def _read_items(reading: _Reading, items: Any, path: str) -> None:
+def _read_items(reading: _Reading, items: Any, path: str, *, rules_only: bool) -> None:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         reading.fail(path, f"must be a list of 1 to {MAX_ITEMS} items")
         return
     for index, item in enumerate(items):
         item_path = f"{path}/{index}"
-        if not isinstance(item, Mapping):
+        if not _is_object(item):
             reading.fail(item_path, "must be an object")
             reading.items.append({})
             continue
@@ -229,6 +259,15 @@ def _read_items(reading: _Reading, items: Any, path: str) -> None:
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
             reading.fail(f"{item_path}/quantity", f"must be a whole number from 1 to {MAX_QUANTITY}, not {quantity!r}")
             quantity = None
+        if rules_only:
+            reading.items.append(
+                {
+                    "item_id": reading.text(item, "item_id", item_path, max_length=64),
+                    "quantity": quantity,
+                    "unit_price": reading.money(item, "unit_price", item_path),
+                }
+            )
+            continue
         reading.items.append(
             {
                 "item_id": reading.text(item, "item_id", item_path, max_length=64),
@@ -246,8 +285,7 @@ def _rule_errors(reading: _Reading) -> list[FieldError]:
     errors: list[FieldError] = []
     values = reading.values
     country, currency = values.get("country"), values.get("currency")
-    served = served_country_codes()
-    if country is not None and country not in served:
+    if country is not None and country not in (served := served_country_codes()):
         errors.append(FieldError("/data/country", f"{country} is not served here (served: {', '.join(served)})"))
     if country is not None and currency is not None and COUNTRIES[country].currency != currency:
         expected = COUNTRIES[country].currency
@@ -291,7 +329,7 @@ def _rule_errors(reading: _Reading) -> list[FieldError]:
 
 def refund_request_rule_errors(data: Mapping[str, Any]) -> list[FieldError]:
     """The business rules of bob.refund_requested beyond its schema (registered with events.rules)."""
-    return _rule_errors(_read(data))
+    return _rule_errors(_read(data, rules_only=True))
 
 
 def parse_refund_request(data: Any) -> RefundRequest:

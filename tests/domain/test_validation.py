@@ -9,7 +9,7 @@ from events.rules import business_rule_errors
 from refundtool.exceptions import ValidationError
 from refundtool.models import Refund, RefundItem, RefundTransition
 from refundtool.services import refund_request
-from refundtool.validation import parse_refund_request
+from refundtool.validation import _read, _rule_errors, parse_refund_request, refund_request_rule_errors
 from tests.domain.factories import bob, request_data
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +172,13 @@ def test_the_fingerprint_of_a_request_never_changes():
     # re-sent request for them into a conflict. This one was computed with dataclasses.asdict.
     request = parse_refund_request(request_data(refund_request_id="6f1c3f0e-8d51-4a1b-9c62-0a7e2b3c4d5e"))
     assert request.fingerprint() == "dd47193bbfdbe54912c93ad28ffaefa460625c3154e21fb86c88bff88fb15968"
+
+
+@pytest.mark.parametrize("mutate", [case[1] for case in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
+def test_the_rules_see_the_same_values_when_only_their_fields_are_read(mutate):
+    # refund_request_rule_errors reads only the fields the rules judge; a rule on any other field
+    # would silently never fire on the gateway and consumer paths.
+    data = request_data()
+    mutate(data)
+
+    assert refund_request_rule_errors(data) == _rule_errors(_read(data))

@@ -30,6 +30,7 @@ from events.topics import topics_ensure
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
 STOP_GRACE_SECONDS = 15
+GUNICORN_CONFIG = "python:events.gateway.gunicorn_config"  # the web process's GC settings, as benchmarked
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,10 @@ class Command(BaseCommand):
         celery = [sys.executable, "-m", "celery", "-A", "refundtool"]
         gunicorn = [sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"{host}:{port}"]
         wanted = [
-            Child("web", [*gunicorn, "--workers", "2", "--threads", "4", "--access-logfile", "-"]),
+            Child(
+                "web",
+                [*gunicorn, "--workers", "2", "--threads", "4", "--config", GUNICORN_CONFIG, "--access-logfile", "-"],
+            ),
             Child(
                 "worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--queues", "default,fiscal"]
             ),
