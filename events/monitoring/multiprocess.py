@@ -19,12 +19,14 @@ from pathlib import Path
 from prometheus_client import values
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client splits file names on "_", so the host name must not contain one. Read once:
+# the identifier is asked for on every metric write (to notice a fork), and the host does not change.
+_HOST = socket.gethostname().replace("_", "-")
 _configured = False
 
 
 def process_identifier() -> str:
-    # prometheus_client splits file names on "_", so the host name must not contain one.
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+    return f"{_HOST}-{os.getpid()}"
 
 
 def use_multiprocess_directory(directory: Path) -> None:
@@ -55,7 +57,7 @@ def clear_stale_files(directory: Path) -> int:
 def _written_by_a_live_process(path: Path) -> bool:
     identifier = path.stem.rsplit("_", 1)[-1]  # counter_<id>, gauge_livesum_<id>, ...
     host, _, pid = identifier.rpartition("-")
-    if not pid.isdigit() or (host and host != socket.gethostname().replace("_", "-")):
+    if not pid.isdigit() or (host and host != _HOST):
         return False
     try:
         os.kill(int(pid), 0)
