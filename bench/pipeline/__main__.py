@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> None:
 
     topics_ensure(topics=["bench-raw"], partitions=6)
     producer = Producer(producer_config())
+    _warm_up(producer, records[0])
     started = time.perf_counter()
     for record in records:
         _produce(producer, "bench-raw", record)
@@ -135,6 +136,12 @@ def _produce(producer: object, topic: str, record: object, on_delivery: object =
             return
         except BufferError:
             producer.poll(0.05)
+
+
+def _warm_up(producer: object, record: object) -> None:
+    """Connects a producer and gets its idempotent producer id, so that no rate counts that second."""
+    producer.produce("bench-raw", value=record.value if record is not None else b"{}")
+    producer.flush(30)
 
 
 def _raw_consume_rate(consumer_class, topic_partition, client_config, topic: str, expected: int) -> float:
@@ -224,6 +231,7 @@ def _relay_rate(batch_size: int | None) -> tuple[float, int]:
         batch_size=batch_size or settings.OUTBOX_BATCH_SIZE, poll_interval=0.1, retention=timedelta(days=1)
     )
     rows = OutboxMessage.objects.filter(published_at__isnull=True).count()
+    _warm_up(relay.producer, None)
     started = time.perf_counter()
     published = 0
     while published < rows:
