@@ -5,10 +5,14 @@ The periodic ones declare no retries: beat runs the next pass within its interva
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from events.expectations import expectations_check
+from events.inbox import inbox_prune
 from events.monitoring.history import lag_history_record
 from events.monitoring.services import lag_sample
 
@@ -27,3 +31,8 @@ def check_response_expectations() -> dict[str, int]:
 @shared_task(name="events.record_lag_history", max_retries=0)
 def record_lag_history() -> int:
     return len(lag_history_record())
+
+
+@shared_task(name="events.prune_inbox", max_retries=0)
+def prune_inbox() -> int:
+    return inbox_prune(received_before=timezone.now() - timedelta(hours=settings.INBOX_RETENTION_HOURS))

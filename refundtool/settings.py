@@ -227,6 +227,12 @@ CONSUMER_BATCH_SIZE = env_int("REFUNDTOOL_CONSUMER_BATCH_SIZE", 500)
 CONSUMER_RETRY_WINDOW_SECONDS = env_int("REFUNDTOOL_CONSUMER_RETRY_WINDOW_SECONDS", 60)
 # Attempts of a handler that raises an unexpected error before the message is dead-lettered.
 CONSUMER_HANDLER_ATTEMPTS = env_int("REFUNDTOOL_CONSUMER_HANDLER_ATTEMPTS", 3)
+# Consumed events stay in the inbox this long (redeliveries after that find the effect itself
+# idempotent: refunds by refund_request_id, payment results by their content); then beat deletes them.
+INBOX_RETENTION_HOURS = env_int("REFUNDTOOL_INBOX_RETENTION_HOURS", 336)
+if INBOX_RETENTION_HOURS < 1:
+    raise ImproperlyConfigured("REFUNDTOOL_INBOX_RETENTION_HOURS must be at least 1")
+CELERY_BEAT_SCHEDULE["prune-inbox"] = {"task": "events.prune_inbox", "schedule": 3600.0, "options": {"expires": 3600}}
 OUTBOX_BATCH_SIZE = env_int("REFUNDTOOL_OUTBOX_BATCH_SIZE", 500)
 OUTBOX_RETENTION_HOURS = env_int("REFUNDTOOL_OUTBOX_RETENTION_HOURS", 72)
 # On SQLite there is no LISTEN/NOTIFY: the relay polls this often.
