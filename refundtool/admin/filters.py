@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from refundtool.models import Refund
-from refundtool.selectors import refunds_sla_breached_filter, refunds_stuck_filter
+from refundtool.selectors import refunds_flagged_filter, refunds_sla_breached_filter, refunds_stuck_filter
 from refundtool.states import RefundStatus
 
 S = RefundStatus
@@ -51,6 +51,15 @@ class StuckFilter(YesFilter):
 
     def condition(self) -> Any:
         return refunds_stuck_filter(now=timezone.now())
+
+
+class FlaggedFilter(YesFilter):
+    title = "monitoring flag"
+    parameter_name = "flagged"
+    label = "Open (stuck, or Payment not answering)"
+
+    def condition(self) -> Any:
+        return refunds_flagged_filter()
 
 
 class SlaBreachedFilter(YesFilter):

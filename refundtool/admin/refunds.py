@@ -23,7 +23,7 @@ from rangefilter.filters import DateRangeFilterBuilder
 
 from events.dead_letters import DeadLetter, dead_letter_list
 from refundtool.admin.actions import ACTIONS, ActionForm
-from refundtool.admin.filters import CountryFilter, NeedsAttentionFilter, SlaBreachedFilter, StuckFilter
+from refundtool.admin.filters import CountryFilter, FlaggedFilter, NeedsAttentionFilter, SlaBreachedFilter, StuckFilter
 from refundtool.admin.pagination import NoCountPaginator
 from refundtool.exceptions import RefundError
 from refundtool.models import Refund
@@ -33,6 +33,7 @@ from refundtool.roles import ACT_ON_REFUND, EXPORT_REFUND_REPORTS
 from refundtool.selectors import (
     SlaStatus,
     refund_events,
+    refund_flags,
     refund_history,
     refund_is_stuck,
     refund_sla,
@@ -78,6 +79,7 @@ class RefundAdmin(admin.ModelAdmin):
         "fiscal_status",
         ("created_at", DateRangeFilterBuilder(title="created")),
         StuckFilter,
+        FlaggedFilter,
         SlaBreachedFilter,
         NeedsAttentionFilter,
     ]
@@ -227,6 +229,7 @@ class RefundAdmin(admin.ModelAdmin):
             "refund": refund,
             "items": refund.items.all(),
             "history": refund_history(refund_id=refund.id),
+            "flags": refund_flags(refund_id=refund.id),
             "inbox": [_event_row(m.message, m, topic=m.topic, at=m.received_at) for m in inbox[:EVENTS_SHOWN]],
             "outbox": [_event_row(m.message, m, topic=m.topic, at=m.created_at) for m in outbox[:EVENTS_SHOWN]],
             "receipts": refund_receipts(refund),

@@ -7,7 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from events.monitoring.flags import flags_clear, flags_raise
 from refundtool.models import Refund
+from refundtool.selectors import REFUND_FLAG_SUBJECT
 from tests.admin.factories import age, make_refund
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +43,7 @@ def test_columns(support):
         ({"attention": "needs_attention"}, {"attention"}),
         ({"attention": "support_queue"}, {"attention", "failed", "fiscal"}),
         ({"stuck": "yes"}, {"stuck"}),
+        ({"flagged": "yes"}, {"flagged"}),
         ({"sla_breached": "yes"}, {"late"}),
     ],
 )
@@ -53,7 +56,13 @@ def test_filters(support, params, expected):
         "stuck": age(make_refund(order_number="stuck"), status_changed_at=timedelta(hours=1)),
         "late": age(make_refund("refunded", order_number="late"), refunded_at=timedelta(minutes=3)),
         "fresh": make_refund("refunded", order_number="fresh"),
+        "flagged": make_refund(order_number="flagged"),
     }
+    flags_raise(
+        subject_type=REFUND_FLAG_SUBJECT, kind="payment_unanswered", details={str(names["flagged"].id): "no answer"}
+    )
+    flags_raise(subject_type=REFUND_FLAG_SUBJECT, kind="stuck", details={str(names["fresh"].id): "was stuck"})
+    flags_clear(subject_type=REFUND_FLAG_SUBJECT, kind="stuck", still_holding=[], reason="moved on")
     assert set(names) == {refund.order_number for refund in Refund.objects.all()}
     assert _listed(support, **params) == expected
 

@@ -9,8 +9,10 @@ from django.urls import reverse
 from events.dead_letters import DeadLetterPublisher
 from events.embedded_broker import free_port
 from events.models import InboxMessage
+from events.monitoring.flags import flags_clear, flags_raise
 from fiscalization.models import Receipt
 from refundtool.models import Refund
+from refundtool.selectors import REFUND_FLAG_SUBJECT
 from tests.admin.factories import make_refund
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
@@ -93,3 +95,19 @@ def test_the_status_is_never_editable(superuser):
     assert (
         superuser.post(reverse("admin:refundtool_refund_delete", args=[refund.pk]), {"post": "yes"}).status_code == 403
     )
+
+
+def test_the_refund_page_shows_its_monitoring_flags_open_and_cleared(support):
+    refund = make_refund()
+    subject = {str(refund.id): "Payment has not answered item_ready_to_refund for 20 minutes"}
+    flags_raise(subject_type=REFUND_FLAG_SUBJECT, kind="stuck", details={str(refund.id): "ready_to_refund for 2 h"})
+    flags_clear(subject_type=REFUND_FLAG_SUBJECT, kind="stuck", still_holding=[], reason="left ready_to_refund")
+    flags_raise(subject_type=REFUND_FLAG_SUBJECT, kind="payment_unanswered", details=subject)
+
+    page = _page(support, refund)
+    section = page[page.index('id="refund-flags"') : page.index('id="refund-receipts"')]
+
+    assert "payment_unanswered" in section
+    assert "Payment has not answered item_ready_to_refund for 20 minutes" in section
+    assert "open" in section
+    assert "left ready_to_refund" in section
