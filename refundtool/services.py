@@ -379,26 +379,20 @@ def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]]) -> None:
     )
     changes = []
     for refund, request, actor in new:
-        items = items_data(request.items)
-        sent = refund_update_data(refund, S.REQUESTED, items=items)
+        sent = _change(
+            refund,
+            transition=_SEND_TO_PAYMENT,
+            source=S.REQUESTED,
+            actor=actor.follow_up(),
+            reason="",
+            items=items_data(request.items),
+        )
         # The snapshot of `request` is the refund before send_to_payment, at the same moment.
-        requested = sent | {"status": S.REQUESTED.value, "previous_status": None, "sequence": 1}
-        changes.append(
-            _Change(refund, CREATION, None, S.REQUESTED, 1, actor, "", [OutgoingEvent(REFUND_UPDATE, requested)])
-        )
-        command = OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund, items=items))
-        changes.append(
-            _Change(
-                refund,
-                _SEND_TO_PAYMENT,
-                S.REQUESTED,
-                refund.status,
-                2,
-                actor.follow_up(),
-                "",
-                [OutgoingEvent(REFUND_UPDATE, sent), command],
-            )
-        )
+        snapshot = sent.events[0].data | {"status": S.REQUESTED.value, "previous_status": None, "sequence": 1}
+        changes += [
+            _Change(refund, CREATION, None, S.REQUESTED, 1, actor, "", [OutgoingEvent(REFUND_UPDATE, snapshot)]),
+            sent,
+        ]
     _record_changes(changes)
 
 
@@ -475,14 +469,22 @@ class _Change:
     events: list[OutgoingEvent]
 
 
-def _change(refund: Refund, *, transition: str, source: str | None, actor: Actor, reason: str) -> _Change:
+def _change(
+    refund: Refund,
+    *,
+    transition: str,
+    source: str | None,
+    actor: Actor,
+    reason: str,
+    items: list[dict[str, Any]] | None = None,
+) -> _Change:
     """The change of `refund`, which is already in its new state, and the events it causes.
 
     refund.update always; item_ready_to_refund on entering ready_to_refund; money_refunded the
-    first time it enters refunded.
+    first time it enters refunded. `items` is the items' payload when the caller has it already.
     """
     target = refund.status
-    items = items_data(refund.items.all())
+    items = items_data(refund.items.all()) if items is None else items
     events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source, items=items))]
     entered = EVENTS_ON_ENTERING.get(RefundStatus(target)) if target != source else None
     if entered == ITEM_READY_TO_REFUND:
