@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -107,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "refundtool.admin.timezone.BusinessTimeZoneMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -243,6 +245,12 @@ OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS = env_int("REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFOR
 # --- Domain ---------------------------------------------------------------------------------
 REFUNDTOOL_COUNTRIES = [c.upper() for c in env_list("REFUNDTOOL_COUNTRIES", "RU,KZ,BY,UA")]
 BUSINESS_TIME_ZONE = os.environ.get("REFUNDTOOL_BUSINESS_TIME_ZONE", "Europe/Moscow")
+try:
+    ZoneInfo(BUSINESS_TIME_ZONE)
+except (ValueError, ZoneInfoNotFoundError) as _exc:
+    raise ImproperlyConfigured(
+        f"REFUNDTOOL_BUSINESS_TIME_ZONE={BUSINESS_TIME_ZONE!r} is not an IANA time zone like Europe/Moscow"
+    ) from _exc
 
 # --- Support admin and reports --------------------------------------------------------------
 # A refund's maximum age per state (REFUNDTOOL_STUCK_AFTER_SECONDS) is under "On-call monitoring", below.

@@ -193,7 +193,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="in state since")
     def status_since(self, refund: Refund) -> str:
-        return f"{refund.status_changed_at:%Y-%m-%d %H:%M:%S} UTC ({self.age_in_state(refund)})"
+        return f"{timezone.localtime(refund.status_changed_at):%Y-%m-%d %H:%M:%S %Z} ({self.age_in_state(refund)})"
 
     @admin.display(description="SLA")
     def sla(self, refund: Refund) -> str:
@@ -209,7 +209,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, refund: Refund) -> str:
-        return f"{refund.created_at:%Y-%m-%d %H:%M}"
+        return f"{timezone.localtime(refund.created_at):%Y-%m-%d %H:%M}"
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {"can_export_reports": request.user.has_perm(EXPORT_REFUND_REPORTS), **(extra_context or {})}

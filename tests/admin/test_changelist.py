@@ -6,9 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from events.monitoring.flags import flags_clear, flags_raise
 from refundtool.models import Refund
+from refundtool.reports import business_zone
 from refundtool.selectors import REFUND_FLAG_SUBJECT
 from tests.admin.factories import age, make_refund
 
@@ -70,7 +72,7 @@ def test_filters(support, params, expected):
 def test_date_range_filter(support):
     old = age(make_refund(order_number="old"), created_at=timedelta(days=40))
     make_refund(order_number="new")
-    day = (old.created_at).date().isoformat()
+    day = timezone.localtime(old.created_at, business_zone()).date().isoformat()  # the admin's dates
     assert _listed(support, created_at__range__gte=day, created_at__range__lte=day) == {"old"}
 
 

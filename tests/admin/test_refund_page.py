@@ -1,9 +1,11 @@
 """The refund page: items, timeline, events in and out, receipts, dead letters; nothing editable."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Message
+from django.test import override_settings
 from django.urls import reverse
 
 from events.dead_letters import DeadLetterPublisher
@@ -11,7 +13,7 @@ from events.embedded_broker import free_port
 from events.models import InboxMessage
 from events.monitoring.flags import flags_clear, flags_raise
 from fiscalization.models import Receipt
-from refundtool.models import Refund
+from refundtool.models import Refund, RefundTransition
 from refundtool.selectors import REFUND_FLAG_SUBJECT
 from tests.admin.factories import make_refund
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
@@ -111,3 +113,21 @@ def test_the_refund_page_shows_its_monitoring_flags_open_and_cleared(support):
     assert "Payment has not answered item_ready_to_refund for 20 minutes" in section
     assert "open" in section
     assert "left ready_to_refund" in section
+
+
+@override_settings(BUSINESS_TIME_ZONE="Asia/Almaty")
+def test_the_admin_shows_times_in_the_business_time_zone_and_the_api_in_utc(support):
+    refund = make_refund()
+    at = datetime(2026, 3, 1, 21, 30, tzinfo=UTC)
+    RefundTransition.objects.filter(refund=refund, sequence=1).update(at=at)
+    Refund.objects.filter(pk=refund.pk).update(created_at=at)
+
+    page = _page(support, refund)
+    changelist = support.get(reverse("admin:refundtool_refund_changelist")).content.decode()
+    api = support.get(reverse("refundtool_api:refund-detail", args=[refund.pk])).json()
+
+    assert "at (Asia/Almaty)" in page
+    assert "2026-03-02 02:30:00" in page  # Almaty is UTC+5: the next day
+    assert "2026-03-02 02:30" in changelist
+    assert api["created_at"].startswith("2026-03-01T21:30:00")
+    assert api["created_at"].endswith(("Z", "+00:00"))

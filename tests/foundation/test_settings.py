@@ -44,6 +44,12 @@ def test_a_malformed_boolean_is_a_clear_error(tmp_path):
     assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_an_unknown_business_time_zone_is_a_clear_error(tmp_path):
+    result = run_manage("check", REFUNDTOOL_BUSINESS_TIME_ZONE="Mars/Olympus", REFUNDTOOL_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "REFUNDTOOL_BUSINESS_TIME_ZONE='Mars/Olympus' is not an IANA time zone" in result.stderr
+
+
 def test_embedded_defaults_use_sqlite_in_wal_mode_and_the_filesystem_celery_transport(tmp_path):
     probe = (
         "from django.conf import settings; from django.db import connection;"
