@@ -59,10 +59,10 @@ def bulk_insert(objs: Sequence[models.Model]) -> None:
         model._default_manager.bulk_create(objs)
         return
     fields = [field for field in model._meta.concrete_fields if not field.db_returning]
+    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
     for obj in objs:
-        for field in fields:
-            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-                field.pre_save(obj, add=True)
+        for field in stamped:
+            field.pre_save(obj, add=True)
     read_row = operator.attrgetter(*(field.attname for field in fields))
     prepared = [(index, field) for index, field in enumerate(fields) if not isinstance(field, models.JSONField)]
     copy_rows(model, [field.name for field in fields], (_native_row(read_row(obj), prepared) for obj in objs))
