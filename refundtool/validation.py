@@ -329,7 +329,37 @@ def _rule_errors(reading: _Reading) -> list[FieldError]:
 
 def refund_request_rule_errors(data: Mapping[str, Any]) -> list[FieldError]:
     """The business rules of bob.refund_requested beyond its schema (registered with events.rules)."""
+    if _rules_hold(data):
+        return []
     return _rule_errors(_read(data, rules_only=True))
+
+
+def _rules_hold(data: Any) -> bool:
+    """True only when every rule holds; False sends the request to the reading that explains why not.
+
+    Almost every request is valid, and proving that costs half as much as reading it for errors.
+    A wrong shape raises, which counts as "not sure". Where this accepts a value the reading rejects
+    ("1e3", a quantity of 0), the reading skips the rules on that value, so both find none broken.
+    """
+    try:
+        country = data["country"]
+        if country not in served_country_codes() or COUNTRIES[country].currency != data["currency"]:
+            return False
+        amount = Decimal(data["amount"])
+        delivery = data.get("delivery_amount")
+        total = Decimal(0) if delivery is None else Decimal(delivery)
+        if not amount > 0:
+            return False
+        item_ids = set()
+        for item in data["items"]:
+            unit_price = Decimal(item["unit_price"])
+            if not unit_price > 0:
+                return False
+            item_ids.add(item["item_id"])
+            total += unit_price * item["quantity"]
+        return amount == total and len(item_ids) == len(data["items"])
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+        return False
 
 
 def parse_refund_request(data: Any) -> RefundRequest:

@@ -1,15 +1,20 @@
 """One test per kind of bad refund request: a clear error that points at the field, and nothing written."""
 
+import contextlib
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from events.rules import business_rule_errors
 from refundtool.exceptions import ValidationError
 from refundtool.models import Refund, RefundItem, RefundTransition
 from refundtool.services import refund_request
-from refundtool.validation import _read, _rule_errors, parse_refund_request, refund_request_rule_errors
+from refundtool.validation import _read, _rule_errors, _rules_hold, parse_refund_request, refund_request_rule_errors
 from tests.domain.factories import bob, request_data
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +187,78 @@ def test_the_rules_see_the_same_values_when_only_their_fields_are_read(mutate):
     mutate(data)
 
     assert refund_request_rule_errors(data) == _rule_errors(_read(data))
+
+
+# Mostly near-valid requests, where the quick check passes, with values that the schema or the
+# reading treats differently from Decimal() and int.
+PRICES = st.sampled_from(["1499.00", "350.50", "1499.00", "350.50", "0", "0.00", "-1", "1e3", "NaN", "Infinity"])
+ODD_VALUES = st.sampled_from([None, True, 1.0, "2", [], {}, "", "x" * 70])
+QUANTITIES = st.one_of(st.integers(1, 3), st.integers(1, 3), st.sampled_from([0, -1, True, 1.0, "2", None]))
+PAIRS = [("RU", "RUB")] * 6 + [("KZ", "KZT"), ("XX", "RUB"), ("RU", "KZT"), (None, "RUB"), ("RU", None)]
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@example(  # adds up to an amount of 0
+    amount="0",
+    delivery=None,
+    prices=("1.00", "1.00"),
+    quantities=(0, 0),
+    item_ids=("1", "2"),
+    country_and_currency=("RU", "RUB"),
+    adds_up=False,
+)
+@given(
+    amount=st.one_of(PRICES, ODD_VALUES),
+    delivery=st.one_of(st.sampled_from(["300.00", None]), PRICES, ODD_VALUES),
+    prices=st.tuples(st.one_of(PRICES, ODD_VALUES), st.one_of(PRICES, ODD_VALUES)),
+    quantities=st.tuples(QUANTITIES, QUANTITIES),
+    item_ids=st.sampled_from([("1", "2")] * 4 + [("1", "1"), ("", "2"), ("1", None)]),
+    country_and_currency=st.sampled_from(PAIRS),
+    adds_up=st.booleans(),
+)
+def test_the_quick_rule_check_passes_only_what_the_reading_passes(
+    amount, delivery, prices, quantities, item_ids, country_and_currency, adds_up
+):
+    # The gateway and the consumers take the quick check's word for "no rule broken"; when it is
+    # not sure, the reading decides. So it must never pass a request the reading would fault.
+    data = request_data(amount=amount, delivery_amount=delivery)
+    data.update(zip(("country", "currency"), country_and_currency, strict=True))
+    for index in range(2):
+        data["items"][index].update(unit_price=prices[index], quantity=quantities[index], item_id=item_ids[index])
+    if adds_up:  # else the amount rule alone would fault almost every example
+        with contextlib.suppress(TypeError, ValueError, ArithmeticError):
+            total = sum(Decimal(price) * quantity for price, quantity in zip(prices, quantities, strict=True))
+            data["amount"] = str(total + Decimal(delivery or 0))
+
+    if _rules_hold(data):
+        assert _rule_errors(_read(data)) == []
+    assert refund_request_rule_errors(data) == _rule_errors(_read(data))
+
+
+def test_the_quick_rule_check_knows_the_served_countries(settings):
+    settings.REFUNDTOOL_COUNTRIES = ["RU"]
+    data = request_data("KZ", amount="3648.50")
+
+    assert not _rules_hold(data)
+    assert [error.path for error in refund_request_rule_errors(data)] == ["/data/country"]
+
+
+def test_a_valid_request_takes_the_quick_check():
+    # Nothing else notices when the quick check stops passing valid requests: everything still
+    # works, only the gateway and the consumers get slower.
+    assert _rules_hold(request_data())
+    assert _rules_hold(request_data(delivery_amount=None, amount="3348.50"))
+
+
+class ReadOnlyByKey:
+    """Indexable like a request, without the rest of a mapping's methods."""
+
+    def __getitem__(self, key: str) -> str:
+        return {"country": "RU", "currency": "RUB", "amount": "1.00"}[key]
+
+
+@pytest.mark.parametrize(
+    "data", [None, [], "text", 7, ReadOnlyByKey(), {"country": "RU", "currency": "RUB", "items": {"1": {}}}]
+)
+def test_the_quick_rule_check_is_unsure_of_anything_but_a_request(data):
+    assert not _rules_hold(data)
