@@ -11,6 +11,7 @@ from events.envelope import (
     encode_message,
     kafka_headers,
     kafka_record,
+    new_eid,
 )
 from events.validation import validate_message
 from tests.events_spec.samples import sample_data
@@ -25,6 +26,20 @@ def test_build_message_fills_the_envelope_and_the_result_is_valid():
     assert (metadata["flow_id"], metadata["causation_id"]) == (None, None)
     assert "received_at" not in metadata
     assert validate_message("refund.update", message) == []
+
+
+def test_a_new_eid_is_a_random_uuid_in_its_canonical_text():
+    eids = [new_eid() for _ in range(2000)]
+
+    assert len(set(eids)) == len(eids)
+    for eid in eids:
+        parsed = uuid.UUID(eid)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, eid)
+    # Every bit outside version and variant varies: nothing is fixed but those six.
+    varying = 0
+    for eid in eids:
+        varying |= uuid.UUID(eid).int ^ uuid.UUID(eids[0]).int
+    assert varying.bit_count() == 128 - 6
 
 
 def test_build_message_takes_the_ids_and_time_it_is_given():
