@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -282,16 +283,20 @@ class EventConsumer:
             return
         new_eids = {event.eid for event in new}
         refused_eids = {new[index].eid: reason for index, reason in refused.items()}
+        outcomes: Counter[str] = Counter()  # one metric write per outcome, not one per event
         for item, event in zip(run, events, strict=True):
             if event.eid in refused_eids:
                 item.dead = ("RejectMessage", refused_eids[event.eid])
                 result.dead.append(item)
             elif event.eid in new_eids:
-                self._retries.pop(self._retry_key(item), None)
-                EVENTS_CONSUMED.labels(event.event_type, "processed").inc()
+                if self._retries:
+                    self._retries.pop(self._retry_key(item), None)
+                outcomes["processed"] += 1
             else:
-                EVENTS_CONSUMED.labels(event.event_type, "duplicate").inc()
+                outcomes["duplicate"] += 1
             result.done[item.partition_key] = item.message.offset()
+        for outcome, count in outcomes.items():
+            EVENTS_CONSUMED.labels(events[0].event_type, outcome).inc(count)
 
     def _record_in_inbox(self, events: list[IncomingEvent]) -> list[IncomingEvent]:
         """Records the events in the inbox in one statement; returns those whose eid is new to the group."""

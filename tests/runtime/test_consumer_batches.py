@@ -18,6 +18,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer, TopicPartition
 from django.core.management import call_command
+from prometheus_client import REGISTRY
 
 from events import consumer as consumer_module
 from events.consumer import EventConsumer
@@ -150,6 +151,22 @@ def dead_letters(expect: int) -> list[tuple[str, str, str]]:
     ]
 
 
+def consumed_counts() -> dict[str, float]:
+    """This process's refundtool_events_consumed_total of refund requests, by outcome."""
+    return {
+        outcome: REGISTRY.get_sample_value(
+            "refundtool_events_consumed_total", {"event_type": "bob.refund_requested", "outcome": outcome}
+        )
+        or 0.0
+        for outcome in ("processed", "duplicate")
+    }
+
+
+def counts_since(before: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    now = consumed_counts()
+    return {outcome: now[outcome] - before[outcome] for outcome in now}, now
+
+
 def failing_batch_handler(events: Any) -> dict[int, str]:
     raise RuntimeError("a bug in the batch handler")
 
@@ -158,10 +175,12 @@ def failing_batch_handler(events: Any) -> dict[int, str]:
 def test_batch_path_writes_and_routes_like_the_one_by_one_path(refund_requests, monkeypatch):
     messages, known_before = refund_requests
 
+    counted = consumed_counts()
     reset(known_before)
     consume(messages, "batched")
     batched = database_state()
     batched_letters = dead_letters(expect=2)
+    batched_counts, counted = counts_since(counted)
 
     reset(known_before)
     with monkeypatch.context() as patch:
@@ -169,6 +188,7 @@ def test_batch_path_writes_and_routes_like_the_one_by_one_path(refund_requests, 
         consume(messages, "one-by-one")
     one_by_one = database_state()
     one_by_one_letters = dead_letters(expect=4)[2:]
+    one_by_one_counts, counted = counts_since(counted)
 
     reset(known_before)
     with monkeypatch.context() as patch:
@@ -176,6 +196,7 @@ def test_batch_path_writes_and_routes_like_the_one_by_one_path(refund_requests, 
         consume(messages, "fallback")
     fallback = database_state()
     fallback_letters = dead_letters(expect=6)[4:]
+    fallback_counts, _ = counts_since(counted)
 
     assert len(batched["refunds"]) == 6  # five new and the one known before
     assert len(batched["outbox"]) == 5 * 3  # two snapshots and item_ready_to_refund each
@@ -187,6 +208,8 @@ def test_batch_path_writes_and_routes_like_the_one_by_one_path(refund_requests, 
     assert batched_letters == one_by_one_letters
     assert fallback == one_by_one
     assert fallback_letters == one_by_one_letters
+    # The batch path counts its events once per outcome; the metric must not tell the paths apart.
+    assert batched_counts == one_by_one_counts == fallback_counts == {"processed": 7, "duplicate": 1}
 
 
 @pytest.mark.django_db
