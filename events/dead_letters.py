@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from django.db import IntegrityError, transaction
 
-from events.kafka import admin_client, client_config, producer_config
+from events.kafka import admin_client, client_config, java_partition, producer_config
 from events.models import DeadLetterDecision
 from events.topics import DLQ_SUFFIX
 
@@ -158,23 +158,65 @@ def dead_letter_list(*, topics: list[str] | None = None, limit: int = 200, timeo
             if topic in metadata.topics
             for partition in metadata.topics[topic].partitions
         ]
-        letters: list[DeadLetter] = []
-        if assignment:
-            reader.assign(assignment)
-            # Read to the end of each partition (EOF events), not to the high watermark, which
-            # some brokers report low right after a batch.
-            pending = {(tp.topic, tp.partition) for tp in assignment}
-            deadline = time.monotonic() + timeout
-            while pending and len(letters) < limit and time.monotonic() < deadline:
-                for message in reader.consume(num_messages=500, timeout=0.2):
-                    if message.error():
-                        if message.error().code() == KafkaError._PARTITION_EOF:
-                            pending.discard((message.topic(), message.partition()))
-                        continue
-                    letters.append(DeadLetter.from_message(message))
-        return _with_decisions(letters[:limit])
+        letters, _, _ = _read_to_end(reader, assignment, limit=limit, timeout=timeout)
+        return _with_decisions(letters)
     finally:
         reader.close()
+
+
+@dataclass(frozen=True)
+class DeadLetterSearch:
+    letters: list[DeadLetter]
+    complete: bool  # False: the search stopped at its limit or timeout, and older letters may be missing
+    read: int
+
+
+def dead_letters_of_key(*, key: str, read_limit: int = 10_000, timeout: float = 10.0) -> DeadLetterSearch:
+    """The dead letters with this Kafka key (the order number of a refund event), of every DLQ topic.
+
+    A dead letter keeps its message's key, and the service's producers put a key on the partition
+    Java's partitioner picks, so one partition of each DLQ topic holds them all: only that one is
+    read, at most read_limit letters in all.
+    """
+    raw_key = key.encode()
+    reader = _reader()
+    try:
+        metadata = reader.list_topics(timeout=timeout)
+        assignment = [
+            TopicPartition(name, java_partition(raw_key, len(topic.partitions)), OFFSET_BEGINNING)
+            for name, topic in sorted(metadata.topics.items())
+            if name.endswith(DLQ_SUFFIX) and topic.partitions
+        ]
+        letters, read, complete = _read_to_end(reader, assignment, limit=read_limit, timeout=timeout, key=raw_key)
+        return DeadLetterSearch(_with_decisions(letters), complete, read)
+    finally:
+        reader.close()
+
+
+def _read_to_end(
+    reader: Consumer, assignment: list[TopicPartition], *, limit: int, timeout: float, key: bytes | None = None
+) -> tuple[list[DeadLetter], int, bool]:
+    """Reads the partitions from their start, at most `limit` messages: the letters (those with
+    `key`, when given), how many messages were read, and whether every partition was read to its end."""
+    letters: list[DeadLetter] = []
+    if not assignment:
+        return letters, 0, True
+    reader.assign(assignment)
+    # Read to the end of each partition (EOF events), not to the high watermark, which some brokers
+    # report low right after a batch.
+    pending = {(tp.topic, tp.partition) for tp in assignment}
+    deadline = time.monotonic() + timeout
+    read = 0
+    while pending and read < limit and time.monotonic() < deadline:
+        for message in reader.consume(num_messages=min(500, limit - read), timeout=0.2):
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    pending.discard((message.topic(), message.partition()))
+                continue
+            read += 1
+            if key is None or message.key() == key:
+                letters.append(DeadLetter.from_message(message))
+    return letters, read, not pending
 
 
 def dead_letter_get(*, topic: str, partition: int, offset: int, timeout: float = 10.0) -> DeadLetter:

@@ -56,3 +56,38 @@ def broker_check(timeout: float = 2.0) -> int:
     """Asks the cluster for its metadata; returns the number of brokers or raises KafkaException."""
     metadata = admin_client(**{"socket.timeout.ms": int(timeout * 1000)}).list_topics(timeout=timeout)
     return len(metadata.brokers)
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's Utils.murmur2 (the Java client's default partitioner hash), as an unsigned 32-bit int."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for start in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[start : start + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = length - length % 4
+    rest = length % 4
+    if rest == 3:
+        h ^= data[tail + 2] << 16
+    if rest >= 2:
+        h ^= data[tail + 1] << 8
+    if rest >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def java_partition(key: bytes, partitions: int) -> int:
+    """The partition the Java producer picks for a key: toPositive(murmur2(key)) % partitions.
+
+    librdkafka's murmur2_random partitioner (producer_config) agrees, so this says where any of the
+    service's producers put a keyed record, without asking the broker.
+    """
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from rangefilter.filters import DateRangeFilterBuilder
 
-from events.dead_letters import DeadLetter, dead_letter_list
+from events.dead_letters import dead_letters_of_key
 from refundtool.admin.actions import ACTIONS, ActionForm
 from refundtool.admin.filters import CountryFilter, FlaggedFilter, NeedsAttentionFilter, SlaBreachedFilter, StuckFilter
 from refundtool.admin.pagination import NoCountPaginator
@@ -53,8 +53,8 @@ STATUS_COLOURS = {
     S.CANCELLED: "#495057",
     S.NEEDS_ATTENTION: "#fd7e14",
 }
-# Dead letters the refund page reads (all DLQ topics, then filtered by the order's key).
-DEAD_LETTERS_READ_LIMIT = 1000
+# Dead letters the refund page reads at most (of the order's partition of each DLQ topic).
+DEAD_LETTERS_READ_LIMIT = 10_000
 EVENTS_SHOWN = 200
 
 
@@ -224,7 +224,6 @@ class RefundAdmin(admin.ModelAdmin):
         if refund is None or not self.has_view_permission(request, refund):
             return super().change_view(request, object_id, form_url, extra_context)
         inbox, outbox = refund_events(order_number=refund.order_number)
-        dead_letters, dead_letters_error = _dead_letters_for(refund.order_number)
         context = {
             "refund": refund,
             "items": refund.items.all(),
@@ -233,8 +232,7 @@ class RefundAdmin(admin.ModelAdmin):
             "inbox": [_event_row(m.message, m, topic=m.topic, at=m.received_at) for m in inbox[:EVENTS_SHOWN]],
             "outbox": [_event_row(m.message, m, topic=m.topic, at=m.created_at) for m in outbox[:EVENTS_SHOWN]],
             "receipts": refund_receipts(refund),
-            "dead_letters": dead_letters,
-            "dead_letters_error": dead_letters_error,
+            **_dead_letters_for(refund.order_number),
             "support_actions": [a for a in ACTIONS.values() if a.is_available(refund)]
             if request.user.has_perm(ACT_ON_REFUND)
             else [],
@@ -310,10 +308,20 @@ def _event_row(message: Any, row: Any, *, topic: str, at: Any) -> dict[str, Any]
     return {"row": row, "topic": topic, "at": at, "payload": json.dumps(message, indent=2, ensure_ascii=False)}
 
 
-def _dead_letters_for(order_number: str) -> tuple[list[DeadLetter], str]:
-    """The order's dead letters, or an error to show instead when the broker cannot be read."""
+def _dead_letters_for(order_number: str) -> dict[str, Any]:
+    """The order's dead letters for the page, with an error instead when the broker cannot be read,
+    or a note when the search stopped before it read them all."""
     try:
-        letters = dead_letter_list(limit=DEAD_LETTERS_READ_LIMIT, timeout=settings.ADMIN_BROKER_TIMEOUT_SECONDS)
+        search = dead_letters_of_key(
+            key=order_number, read_limit=DEAD_LETTERS_READ_LIMIT, timeout=settings.ADMIN_BROKER_TIMEOUT_SECONDS
+        )
     except KafkaException as exc:
-        return [], f"The Kafka broker could not be read ({exc.args[0] if exc.args else exc}); try again later."
-    return [letter for letter in letters if letter.key == order_number], ""
+        error = f"The Kafka broker could not be read ({exc.args[0] if exc.args else exc}); try again later."
+        return {"dead_letters": [], "dead_letters_error": error}
+    note = (
+        ""
+        if search.complete
+        else f"Only the first {search.read} dead letters of this order's partitions were searched; "
+        f"`manage.py dlq list --key {order_number}` searches them all."
+    )
+    return {"dead_letters": search.letters, "dead_letters_note": note}

@@ -13,6 +13,7 @@ from events.embedded_broker import free_port
 from events.models import InboxMessage
 from events.monitoring.flags import flags_clear, flags_raise
 from fiscalization.models import Receipt
+from refundtool.admin import refunds as refunds_admin
 from refundtool.models import Refund, RefundTransition
 from refundtool.selectors import REFUND_FLAG_SUBJECT
 from tests.admin.factories import make_refund
@@ -131,3 +132,15 @@ def test_the_admin_shows_times_in_the_business_time_zone_and_the_api_in_utc(supp
     assert "2026-03-02 02:30" in changelist
     assert api["created_at"].startswith("2026-03-01T21:30:00")
     assert api["created_at"].endswith(("Z", "+00:00"))
+
+
+def test_the_page_says_when_it_stopped_searching_dead_letters(support, unique_name, monkeypatch):
+    refund = make_refund("ready_to_refund", order_number=unique_name("RU"))
+    for marker in ("first-poison", "second-poison"):
+        _park_dead_letter(unique_name("bob.refund_requested"), key=refund.order_number, value=marker.encode())
+    monkeypatch.setattr(refunds_admin, "DEAD_LETTERS_READ_LIMIT", 1)
+
+    page = _page(support, refund)
+
+    assert 'id="dead-letters-note"' in page
+    assert f"dlq list --key {refund.order_number}" in page

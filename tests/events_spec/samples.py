@@ -1,4 +1,4 @@
-"""Valid payloads of every event type of version 1, and Kafka's murmur2 written out in Python."""
+"""Valid payloads of every event type of version 1."""
 
 from __future__ import annotations
 
@@ -105,34 +105,3 @@ def sample_data(event_type: str, order_number: str = "ORD-100001") -> dict[str, 
 
 def sample_message(event_type: str, order_number: str = "ORD-100001", **metadata: Any) -> dict[str, Any]:
     return build_message(event_type, sample_data(event_type, order_number), country="RU", **metadata)
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's Utils.murmur2 (the Java client's default partitioner hash), as an unsigned 32-bit int."""
-    m, r = 0x5BD1E995, 24
-    length = len(data)
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    for start in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[start : start + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    tail = length - length % 4
-    rest = length % 4
-    if rest == 3:
-        h ^= data[tail + 2] << 16
-    if rest >= 2:
-        h ^= data[tail + 1] << 8
-    if rest >= 1:
-        h ^= data[tail]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h
-
-
-def java_partition(key: bytes, partitions: int) -> int:
-    """The partition the Java producer picks for a key: toPositive(murmur2(key)) % partitions."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions

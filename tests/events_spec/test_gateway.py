@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from events.embedded_broker import free_port
+from events.kafka import java_partition
 from events.models import ProducerCredential
 from events.specification import get_event_spec
 from tests.events_spec.conftest import Gateway, read_records
-from tests.events_spec.samples import java_partition, sample_message
+from tests.events_spec.samples import sample_message
 
 ERROR_SHAPE = {"code", "message", "errors", "events"}
 

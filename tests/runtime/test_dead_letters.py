@@ -3,7 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from events.dead_letters import DeadLetterPublisher, dead_letter_list
+from events.dead_letters import DeadLetterPublisher, dead_letter_list, dead_letters_of_key
+from events.kafka import java_partition
 from events.models import DeadLetterDecision
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
@@ -72,3 +73,54 @@ def test_bad_operator_input_is_a_clear_error(dead_letter):
     with pytest.raises(CommandError, match="a reason is required"):
         call_command("dlq", "discard", dead_letter + ".dlq", "0", "0", "--reason", "  ")
     assert not DeadLetterDecision.objects.exists()
+
+
+@pytest.fixture
+def dead_letters_of_orders(unique_name):
+    """Dead letters of three orders in a 4-partition DLQ topic: two of the first order, one each of the others."""
+    orders = [unique_name("ORDER") for _ in range(3)]
+    topic = create_topic(unique_name("orders"), partitions=4)
+    create_topic(topic + ".dlq", partitions=4)
+    for order, count in zip(orders, (2, 1, 1), strict=True):
+        produce_one_by_one(topic, [f"poison {n} of {order}".encode() for n in range(count)], key=order.encode())
+    publisher = DeadLetterPublisher(group="refundtool-test")
+    for message in read_all(topic, expect=4):
+        publisher.send(message, error_class="HandlerFailed", error_message="kept failing")
+    publisher.flush()
+    return topic + ".dlq", orders
+
+
+@pytest.mark.django_db
+def test_the_dead_letters_of_an_order_are_read_from_its_partition_only(dead_letters_of_orders):
+    dlq, (order, *others) = dead_letters_of_orders
+
+    search = dead_letters_of_key(key=order)
+
+    assert search.complete
+    assert sorted(letter.value for letter in search.letters) == [f"poison {n} of {order}".encode() for n in range(2)]
+    assert {(letter.topic, letter.partition) for letter in search.letters} == {(dlq, java_partition(order.encode(), 4))}
+    assert dead_letters_of_key(key=others[0]).letters[0].key == others[0]
+
+
+@pytest.mark.django_db
+def test_a_search_that_stops_at_its_limit_says_so(dead_letters_of_orders, capsys):
+    _, (order, *_) = dead_letters_of_orders
+
+    search = dead_letters_of_key(key=order, read_limit=1)
+    assert (search.complete, search.read) == (False, 1)
+
+    call_command("dlq", "list", "--key", order)
+    captured = capsys.readouterr()
+    assert captured.out.count(f"key={order}") == 2
+    assert "2 dead letter(s)" in captured.out
+    call_command("dlq", "list", "--key", order, "--limit", "1")
+    assert "stopped after reading 1 dead letters" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_bad_list_options_are_a_clear_error(dead_letters_of_orders):
+    dlq, (order, *_) = dead_letters_of_orders
+    with pytest.raises(CommandError, match="leave out --topic"):
+        call_command("dlq", "list", "--key", order, "--topic", dlq)
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("dlq", "list", "--limit", "0")

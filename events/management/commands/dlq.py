@@ -11,6 +11,7 @@ from events.dead_letters import (
     dead_letter_get,
     dead_letter_list,
     dead_letter_replay,
+    dead_letters_of_key,
 )
 
 
@@ -21,7 +22,10 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True)
         listing = actions.add_parser("list")
         listing.add_argument("--topic", action="append", help="a .dlq topic (repeatable); default all")
-        listing.add_argument("--limit", type=int, default=200)
+        listing.add_argument("--limit", type=int, default=200, help="letters to list (with --key: to read)")
+        listing.add_argument(
+            "--key", help="only the letters with this Kafka key (an order number): reads its partitions"
+        )
         for name in ("show", "replay", "discard"):
             action = actions.add_parser(name)
             action.add_argument("topic", help="the .dlq topic")
@@ -40,7 +44,17 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _list(self, options: dict) -> None:
-        letters = dead_letter_list(topics=options["topic"], limit=options["limit"])
+        if options["limit"] < 1:
+            raise CommandError("--limit must be at least 1")
+        if options["key"] is None:
+            letters = dead_letter_list(topics=options["topic"], limit=options["limit"])
+        elif options["topic"]:
+            raise CommandError("--key searches every .dlq topic; leave out --topic")
+        else:
+            search = dead_letters_of_key(key=options["key"], read_limit=options["limit"])
+            letters = search.letters
+            if not search.complete:
+                self.stderr.write(f"stopped after reading {search.read} dead letters: raise --limit to read on")
         for letter in letters:
             decided = f"{letter.decision.action} by {letter.decision.actor}" if letter.decision else "open"
             self.stdout.write(
