@@ -14,7 +14,9 @@ from events.generation import asyncapi_document, json_schema
 from events.models import ProducerCredential
 from events.specification import all_event_specs, default_specification, get_event_spec
 
-_credentials: dict[str, tuple[float, ProducerCredential]] = {}  # token hash -> (expires, credential)
+_credentials: dict[str, tuple[float, ProducerCredential | None]] = {}  # token hash -> (expires, credential)
+# Distinct tokens kept at most: a flood of made-up tokens must not grow the process without bound.
+MAX_CACHED_TOKENS = 10_000
 
 
 def token_hash(token: str) -> str:
@@ -24,9 +26,11 @@ def token_hash(token: str) -> str:
 def producer_credential_get_by_token(*, token: str) -> ProducerCredential | None:
     """The active credential whose token this is, or None.
 
-    A credential found is kept in this process for EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS (default
-    5; 0 turns it off), which spares the database a query per request: a change made in another
-    process (admin) takes effect here within that time. Unknown tokens are never kept.
+    What the database answers, a credential or "unknown", is kept in this process for
+    EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS (default 5; 0 turns it off): a producer that retries
+    with a revoked or mistyped token then costs no query per request. A change made in another
+    process (admin) takes effect here within that time. Keeping "unknown" never delays a new token:
+    it is a new random string, which no earlier request can have sent.
     """
     digest = token_hash(token)
     now = time.monotonic()
@@ -35,9 +39,18 @@ def producer_credential_get_by_token(*, token: str) -> ProducerCredential | None
         return cached[1]
     credential = ProducerCredential.objects.filter(token_hash=digest, is_active=True).first()
     ttl = settings.EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS
-    if credential is not None and ttl > 0:
+    if ttl > 0:
+        if len(_credentials) >= MAX_CACHED_TOKENS:
+            _forget_expired(now)
         _credentials[digest] = (now + ttl, credential)
     return credential
+
+
+def _forget_expired(now: float) -> None:
+    for digest in [digest for digest, (expires, _) in _credentials.items() if expires <= now]:
+        del _credentials[digest]
+    if len(_credentials) >= MAX_CACHED_TOKENS:  # all still fresh: a flood, so start over
+        _credentials.clear()
 
 
 def forget_credentials() -> None:
