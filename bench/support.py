@@ -1,4 +1,4 @@
-"""What the benchmarks share: a scratch PostgreSQL database and simple statistics."""
+"""What the benchmarks share: a scratch PostgreSQL database, CPU accounting and simple statistics."""
 
 from __future__ import annotations
 
@@ -42,3 +42,32 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.1)
     raise SystemExit(f"bench: timed out after {timeout:.0f}s waiting for {what}")
+
+
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each named group of processes and their children.
+
+    A process that has exited counts nothing; call this while the processes still run.
+    """
+    import psutil
+
+    used: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            try:
+                process = psutil.Process(pid)
+                total += sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+            except psutil.NoSuchProcess:
+                continue
+        used[name] = total
+    return used
+
+
+def postgres_server_pids() -> list[int]:
+    """The local PostgreSQL server's postmaster: with its children, every process of the server
+    (backends, WAL writer, checkpointer, ...), including backends that start later."""
+    import psutil
+
+    servers = {p.pid: p for p in psutil.process_iter(["name", "ppid"]) if p.info["name"] in ("postgres", "postmaster")}
+    return [pid for pid, process in servers.items() if process.info["ppid"] not in servers]

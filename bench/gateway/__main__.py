@@ -1,12 +1,12 @@
 """Benchmark of the events-bus gateway against raw confluent-kafka produce, in one run.
 
-    python -m bench.gateway [--rounds 3] [--events 30000] [--workers 4] [--concurrency 4] [--default-gc]
+    python -m bench.gateway [--rounds 3] [--events 30000] [--batch 100] [--workers 4] [--concurrency 4] [--default-gc]
 
 Starts what it needs: a tansu broker, a PostgreSQL database for the producer credential (created and
 dropped; DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432) and gunicorn
 serving the project on a free loopback port, with production settings (DEBUG off) and the web
 process's gunicorn config (events/gateway/gunicorn_config.py). Then it prints
-events/s through the gateway in batches of 100 and one event a request, single-event latency
+events/s through the gateway in batches of 100 (--batch) and one event a request, single-event latency
 (p50/p99, one client, nothing else running), the raw produce rate of the same records to the same
 topic, and the batched rate as a share of the raw one (the goal is at least 15%). Gateway and raw
 rounds alternate and the medians are reported, because the machine may be shared.
@@ -34,20 +34,22 @@ import orjson
 import psutil
 import psycopg
 
+from bench.support import cpu_seconds
 from events.embedded_broker import EmbeddedBroker, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EVENT_TYPE = "bob.refund_requested"
 TOPIC = f"{EVENT_TYPE}.v1"
-BATCH = 100
 GOAL = 0.15
+MAX_REQUEST_EVENTS = 1000  # events.gateway.views.MAX_EVENTS, which needs Django set up to import
 RAW_PASSES = 5  # the raw producer is ~10x faster: more events keep its measurement as long as the gateway's
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=30_000, help="events sent in batches of 100, per round")
+    parser.add_argument("--events", type=int, default=30_000, help="events sent in batches, per round")
     parser.add_argument("--rounds", type=int, default=3, help="gateway and raw rounds, alternating")
+    parser.add_argument("--batch", type=_batch_size, default=100, help="events a request, 1 to 1000 (default 100)")
     parser.add_argument("--single", type=int, default=3_000, help="events sent one a request")
     parser.add_argument("--latency-samples", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
@@ -91,11 +93,18 @@ def main() -> None:
             server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
             try:
                 _wait_until_serving(port)
-                report = _run(port, token, args, {"gateway": server.pid, "broker": broker.process.pid})
+                report = _run(port, token, args, {"gateway": [server.pid], "broker": [broker.process.pid]})
             finally:
                 server.terminate()
                 server.wait(timeout=30)
     _print(report, args)
+
+
+def _batch_size(text: str) -> int:
+    size = int(text)
+    if not 1 <= size <= MAX_REQUEST_EVENTS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_REQUEST_EVENTS}, what one request may carry")
+    return size
 
 
 @contextmanager
@@ -275,30 +284,27 @@ class RawProducer:
         return passes * len(self.records) / (time.perf_counter() - started)
 
 
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU time used so far by each named process and its children, and by this (client) process."""
-    used = {"client": sum(psutil.Process().cpu_times()[:2])}
-    for name, pid in pids.items():
-        process = psutil.Process(pid)
-        used[name] = sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
-    return used
+def _cpu_now(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time so far of the gateway and the broker, and of this process alone (the client)."""
+    return {**cpu_seconds(pids), "client": sum(psutil.Process().cpu_times()[:2])}
 
 
-def _run(port: int, token: str, args: argparse.Namespace, pids: dict[str, int]) -> dict[str, Any]:
+def _run(port: int, token: str, args: argparse.Namespace, pids: dict[str, list[int]]) -> dict[str, Any]:
     """Gateway and raw rounds alternate, so both see the same load from anything else on the machine."""
     batched = _events(args.events)
     singles = _events(args.single)
     samples = _events(args.latency_samples)
     raw = RawProducer(_events(args.events))
     event_bytes = statistics.mean(len(record.value) for record in raw.records[:1000])
-    batch_bodies = [orjson.dumps(batched[start : start + BATCH]) for start in range(0, len(batched), BATCH)]
+    size = args.batch
+    batch_bodies = [orjson.dumps(batched[start : start + size]) for start in range(0, len(batched), size)]
 
     _post_all(port, token, batch_bodies[: args.workers * 20], args.concurrency)  # every worker warm
     rounds = []
     for _ in range(args.rounds):
-        cpu_before = _cpu_seconds(pids)
+        cpu_before = _cpu_now(pids)
         batch_seconds, batch_latencies = _post_all(port, token, batch_bodies, args.concurrency)
-        cpu_after = _cpu_seconds(pids)
+        cpu_after = _cpu_now(pids)
         rounds.append(
             {
                 "batched_rate": len(batched) / batch_seconds,
@@ -341,7 +347,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"  round {number}: gateway {round_['batched_rate']:>8,.0f} events/s, raw {round_['raw_rate']:>9,.0f} "
             f"events/s, ratio {round_['ratio']:.1%}, gateway CPU {round_['gateway_cpu_us']:.0f} us/event"
         )
-    print(f"  gateway, batches of {BATCH} (median):   {median['batched_rate']:>10,.0f} events/s")
+    print(f"  gateway, batches of {args.batch} (median):   {median['batched_rate']:>10,.0f} events/s")
     print(f"    request latency p50 / p99:          {median['batch_p50_ms']:.1f} / {median['batch_p99_ms']:.1f} ms")
     print(
         f"    cores busy: gateway {median['cpu_gateway']:.2f}, broker {median['cpu_broker']:.2f}, "

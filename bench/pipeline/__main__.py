@@ -62,12 +62,12 @@ def main() -> None:
 
             call_command("migrate", verbosity=0)
             call_command("ensure_topics", "--partitions", "6", verbosity=0)
-            run(args)
+            run(args, broker_pid=broker.process.pid)
     finally:
         broker.stop()
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace, *, broker_pid: int) -> None:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from bench.support import percentile
@@ -113,16 +113,20 @@ def run(args: argparse.Namespace) -> None:
     for index, processes in enumerate(counts):
         if index:
             _forget_consumed_requests()
-        consumer_rates.append((processes, _consumer_rate(args, processes, per_partition)))
+        consumer_rates.append((processes, *_consumer_rate(args, processes, per_partition, broker_pid)))
     relay_rate, rows = _relay_rate(args.relay_batch_size)
     p50, p99 = _publish_latency(args, percentile)
 
     print()
     print(f"raw consume + parse            {raw_consume:>10,.0f} msg/s")
-    for processes, rate in consumer_rates:
+    for processes, rate, cpu in consumer_rates:
         print(
             f"consumer end to end, {processes} proc.  {rate:>10,.0f} events/s   ratio {rate / raw_consume:.3f}"
             f"   goal {GOAL_EVENTS_PER_SECOND:,}/s: {'met' if rate >= GOAL_EVENTS_PER_SECOND else 'NOT met'}"
+        )
+        print(
+            f"  CPU per event: consumer {cpu['consumer']:.0f} us, PostgreSQL {cpu['postgres']:.0f} us, broker "
+            f"{cpu['broker']:.0f} us; total {sum(cpu.values()):.0f} us (the goal allows {_goal_budget_us():.0f})"
         )
     print(f"raw idempotent produce         {raw_produce:>10,.0f} msg/s")
     print(f"relay ({rows} outbox rows)   {relay_rate:>10,.0f} events/s   ratio {relay_rate / raw_produce:.3f}")
@@ -162,11 +166,15 @@ def _raw_consume_rate(consumer_class, topic_partition, client_config, topic: str
     return expected / elapsed
 
 
-def _consumer_rate(args: argparse.Namespace, processes: int, per_partition: dict[int, int]) -> float:
-    """Refund requests per second through `processes` consumer processes, each on its share of the partitions."""
+def _consumer_rate(
+    args: argparse.Namespace, processes: int, per_partition: dict[int, int], broker_pid: int
+) -> tuple[float, dict[str, float]]:
+    """Refund requests per second through `processes` consumer processes, each on its share of the
+    partitions, and the CPU time per event (us) of the consumers, PostgreSQL and the broker meanwhile."""
     import subprocess
     import sys
 
+    from bench.support import cpu_seconds, postgres_server_pids
     from refundtool.models import Refund
 
     topic = "bob.refund_requested.v1"
@@ -192,18 +200,30 @@ def _consumer_rate(args: argparse.Namespace, processes: int, per_partition: dict
     for worker in workers:
         if worker.stdout.readline().strip() != "ready":
             raise SystemExit("bench: a consumer process did not start")
+    pids = {"consumer": [worker.pid for worker in workers], "postgres": postgres_server_pids(), "broker": [broker_pid]}
+    cpu_before = cpu_seconds(pids)
     started = time.perf_counter()
     for worker in workers:
         worker.stdin.write("go\n")
         worker.stdin.flush()
     processed = sum(int(worker.stdout.readline()) for worker in workers)
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(pids)
+    for worker in workers:  # they wait for this, so that their CPU time could be read
+        worker.stdin.write("exit\n")
+        worker.stdin.flush()
     for worker in workers:
         worker.wait(30)
     created = Refund.objects.count()
     if processed != args.events or created != args.events:
         raise SystemExit(f"bench: {processes} consumer(s) processed {processed} and created {created} of {args.events}")
-    return args.events / elapsed
+    cpu = {name: (cpu_after[name] - cpu_before[name]) / args.events * 1e6 for name in pids}
+    return args.events / elapsed, cpu
+
+
+def _goal_budget_us() -> float:
+    """The CPU time per event that the goal leaves for everything on this machine's cores."""
+    return (os.cpu_count() or 1) / GOAL_EVENTS_PER_SECOND * 1e6
 
 
 def _forget_consumed_requests() -> None:
