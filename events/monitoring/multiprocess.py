@@ -19,14 +19,27 @@ from pathlib import Path
 from prometheus_client import values
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
-# prometheus_client splits file names on "_", so the host name must not contain one. Read once:
-# the identifier is asked for on every metric write (to notice a fork), and the host does not change.
+# prometheus_client splits file names on "_", so the host name must not contain one.
 _HOST = socket.gethostname().replace("_", "-")
 _configured = False
+_identifier = ""
 
 
 def process_identifier() -> str:
-    return f"{_HOST}-{os.getpid()}"
+    # Asked for on every metric write, to notice a fork. Kept, and forgotten in a forked child,
+    # because getpid() is a syscall and a gateway request writes about fifteen metrics.
+    global _identifier
+    if not _identifier:
+        _identifier = f"{_HOST}-{os.getpid()}"
+    return _identifier
+
+
+def _forget_identifier() -> None:
+    global _identifier
+    _identifier = ""
+
+
+os.register_at_fork(after_in_child=_forget_identifier)
 
 
 def use_multiprocess_directory(directory: Path) -> None:

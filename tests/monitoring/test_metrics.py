@@ -138,6 +138,20 @@ def test_the_suite_runs_in_multiprocess_mode(settings):
     )
 
 
+def test_a_forked_child_writes_its_metrics_to_files_of_its_own():
+    parent = process_identifier()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child, which reports through the pipe
+        os.write(write_end, process_identifier().encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.read().decode() == f"{parent.rsplit('-', 1)[0]}-{child}"
+    assert process_identifier() == parent == parent.rsplit("-", 1)[0] + f"-{os.getpid()}"
+
+
 def test_run_all_removes_the_files_of_processes_gone_and_keeps_the_living(tmp_path):
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     host = process_identifier().rsplit("-", 1)[0]
