@@ -391,7 +391,10 @@ LOG_FORMAT = os.environ.get("REFUNDTOOL_LOG_FORMAT", "text" if DEBUG else "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_pii": {"()": "refundtool.logging.MaskPersonalDataFilter"}},
+    "filters": {
+        "mask_pii": {"()": "refundtool.logging.MaskPersonalDataFilter"},
+        "gateway_client_errors_at_info": {"()": "events.gateway.log_filters.GatewayClientErrorsAtInfo"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
         "json": {
@@ -404,5 +407,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["mask_pii"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["gateway_client_errors_at_info"]},
+    },
 }

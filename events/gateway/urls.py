@@ -1,8 +1,9 @@
 from django.urls import path, re_path
 
 from events.gateway import views
+from events.gateway.log_filters import GATEWAY_NAMESPACE
 
-app_name = "events_gateway"
+app_name = GATEWAY_NAMESPACE
 
 urlpatterns = [
     re_path(r"^events/(?P<event_type>[^/]+)/?$", views.publish_events, name="publish"),
