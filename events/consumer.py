@@ -133,8 +133,12 @@ class EventConsumer:
                 if batch:
                     self.process(batch, stop)
         finally:
-            # Leaves the group at once, so its partitions move to another member without waiting.
-            self.consumer.close()
+            self.close()
+
+    def close(self) -> None:
+        # Leaves the group at once, so its partitions move to another member without waiting.
+        self.consumer.close()
+        self.dead_letters.close()
 
     def process(self, batch: list[Message], stop: threading.Event) -> None:
         started = time.perf_counter()

@@ -118,7 +118,7 @@ def test_the_consumer_answers_in_the_transaction_of_the_response(fresh_broker, u
             batch += consumer.consumer.consume(num_messages=10, timeout=1)
         consumer.process(batch, threading.Event())
     finally:
-        consumer.consumer.close()
+        consumer.close()
     answered = ResponseExpectation.objects.get(correlation_value=str(refund.id))
     assert answered.answered_at is not None
     assert InboxMessage.objects.filter(eid=answered.response_eid).exists()

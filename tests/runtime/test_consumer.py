@@ -51,7 +51,7 @@ def make_consumer(topics, transactional_db, unique_name):
 
     yield make
     for consumer in made:
-        consumer.consumer.close()
+        consumer.close()
 
 
 def publish(*messages: dict | tuple[str, bytes]) -> None:
@@ -219,3 +219,13 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(make_consume
 def test_bad_consume_options_are_clear_errors(topics, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("consume", *args)
+
+
+def test_a_stopped_consumer_closes_its_dead_letter_producer(make_consumer):
+    consumer = make_consumer()
+    stop = threading.Event()
+    stop.set()
+    consumer.run(stop)
+    # A producer left open keeps connecting to its brokers until the process ends.
+    with pytest.raises(RuntimeError, match="closed"):
+        consumer.dead_letters.producer.poll(0)

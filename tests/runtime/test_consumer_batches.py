@@ -90,7 +90,7 @@ def consume(messages: list[Any], group: str) -> None:
     try:
         consumer.process(messages, threading.Event())
     finally:
-        consumer.consumer.close()
+        consumer.close()
 
 
 def stable(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Dead letters: written without the database, then listed, shown, replayed and discarded by on-call."""
 
 import pytest
+from confluent_kafka import Producer
 from django.core.management import CommandError, call_command
 
 from events.dead_letters import DeadLetterPublisher, dead_letter_list, dead_letters_of_key
-from events.kafka import java_partition
+from events.kafka import java_partition, producer_config
 from events.models import DeadLetterDecision
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
@@ -124,3 +125,15 @@ def test_bad_list_options_are_a_clear_error(dead_letters_of_orders):
         call_command("dlq", "list", "--key", order, "--topic", dlq)
     with pytest.raises(CommandError, match="at least 1"):
         call_command("dlq", "list", "--limit", "0")
+
+
+def test_a_publisher_closes_only_a_producer_it_made():
+    given = Producer(producer_config())
+    DeadLetterPublisher(group="g", producer=given).close()
+    given.poll(0)  # still open: it belongs to the caller
+    given.close()
+
+    made = DeadLetterPublisher(group="g")
+    made.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        made.producer.poll(0)
