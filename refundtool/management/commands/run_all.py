@@ -154,8 +154,12 @@ class Command(BaseCommand):
             time.sleep(0.2)
 
     def _stop_all(self) -> None:
+        # SIGTERM to each child alone, not its group: a Celery worker or gunicorn master then stops
+        # its own pool gracefully, letting tasks and requests in flight finish. Signalled directly,
+        # Celery's pool processes would die mid-task.
         for process in self.children.values():
-            _signal_group(process, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for process in self.children.values():
             try:
