@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "refundtool_outbox"
 BACKOFF_MAX_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 300.0
+PRUNE_CHUNK_SIZE = 5000
+PRUNE_CHUNKS_PER_PASS = 20  # at most ~100,000 rows between two looks for work
 DELIVERY_TIMEOUT_MS = 15000
 
 
@@ -56,6 +58,7 @@ class OutboxRelay:
         self._listener: psycopg.Connection | None = None
         self._backoff = 0.0
         self._last_prune = 0.0
+        self._prune_unfinished = False
 
     def run(self, stop: threading.Event) -> None:
         if connection.vendor == "postgresql":
@@ -82,7 +85,7 @@ class OutboxRelay:
                 self._backoff = 0.0
                 if published:  # look again before sleeping: a commit may have landed meanwhile
                     continue
-                if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+                if self._prune_unfinished or time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                     self.prune()
                 try:
                     self._wait_for_work(stop)
@@ -90,6 +93,7 @@ class OutboxRelay:
                     self._reconnect()
         finally:
             self.producer.flush(5)
+            self.producer.close()  # now: an open producer keeps connecting until the object is collected
             if self._listener is not None:
                 self._listener.close()
 
@@ -213,13 +217,28 @@ class OutboxRelay:
             except BufferError:
                 self.producer.poll(0.1)
 
-    def prune(self) -> int:
+    def prune(self, *, chunk_size: int = PRUNE_CHUNK_SIZE, chunks: int = PRUNE_CHUNKS_PER_PASS) -> int:
+        """Deletes rows published before the retention, oldest first, a chunk per transaction.
+
+        One statement for everything expired would hold a long transaction and keep the relay from
+        publishing while it runs (after a burst, or after the relay was down). So a pass stops after
+        `chunks` chunks and the next idle moment goes on, not the next PRUNE_EVERY_SECONDS.
+        """
         self._last_prune = time.monotonic()
-        deleted, _ = OutboxMessage.objects.filter(
+        expired = OutboxMessage.objects.filter(
             published_at__isnull=False, published_at__lt=timezone.now() - self.retention
-        ).delete()
+        ).order_by("published_at")
+        deleted = 0
+        self._prune_unfinished = True
+        for _ in range(chunks):
+            ids = list(expired.values_list("id", flat=True)[:chunk_size])
+            if ids:
+                deleted += OutboxMessage.objects.filter(id__in=ids).delete()[0]
+            if len(ids) < chunk_size:
+                self._prune_unfinished = False
+                break
         if deleted:
-            logger.info("pruned %d published outbox rows", deleted)
+            logger.info("pruned %d published outbox rows%s", deleted, " (more to go)" * self._prune_unfinished)
         return deleted
 
     def _wait_for_work(self, stop: threading.Event) -> None:

@@ -27,7 +27,7 @@ def relay(fresh_broker) -> OutboxRelay:
     call_command("ensure_topics", "--partitions", "3", verbosity=0)
     relay = OutboxRelay(batch_size=500, poll_interval=0.1, retention=timedelta(days=1))
     yield relay
-    relay.producer.flush(5)
+    relay.producer.close()  # flushes first; closing again after run() is harmless
 
 
 def _refunds(count: int) -> list[str]:
@@ -123,3 +123,41 @@ def test_pruning_deletes_only_rows_published_before_the_retention(relay):
     assert relay.prune() == 4
     assert OutboxMessage.objects.filter(published_at__isnull=False).count() == 2
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 3
+
+
+def test_pruning_goes_a_chunk_at_a_time_and_an_unfinished_pass_goes_on_at_the_next_idle_moment(relay):
+    _refunds(3)
+    relay.relay_batch()
+    OutboxMessage.objects.update(published_at=timezone.now() - timedelta(days=4))
+    statements: list[str] = []
+
+    def count_deletes(execute, sql, params, many, context):
+        if sql.startswith("DELETE"):
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count_deletes):
+        assert relay.prune(chunk_size=2, chunks=2) == 4  # 9 expired rows; this pass takes two chunks
+    assert len(statements) == 2
+    assert OutboxMessage.objects.count() == 5
+
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            relay.run(stop)
+        finally:
+            connection.close()  # this thread's own connection
+
+    runner = threading.Thread(target=run)
+    runner.start()  # the relay is idle: it goes on with the unfinished prune at once
+    try:
+        deadline = timezone.now() + timedelta(seconds=20)
+        while OutboxMessage.objects.exists() and timezone.now() < deadline:
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        runner.join(timeout=20)
+    assert not OutboxMessage.objects.exists()
+    with pytest.raises(RuntimeError, match="closed"):  # a stopped relay leaves no producer connecting
+        relay.producer.poll(0)
