@@ -26,10 +26,19 @@ _lock = threading.Lock()
 _producers: dict[tuple[object, ...], Producer] = {}
 
 
+# The record itself is the problem: sending it again, to any broker, gets the same answer.
+REFUSED_FOR_GOOD = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD})
+
+
 class Delivery(NamedTuple):
     partition: int | None = None
     offset: int | None = None
     error: str | None = None  # why the broker did not take the record
+    refused_for_good: bool = False  # a retry cannot help (see REFUSED_FOR_GOOD)
+
+
+def _refusal(error: KafkaError) -> Delivery:
+    return Delivery(error=f"{error.name()}: {error.str()}", refused_for_good=error.code() in REFUSED_FOR_GOOD)
 
 
 def delivery_timeout_ms() -> int:
@@ -71,12 +80,19 @@ def publish_batch(records: Sequence[KafkaRecord]) -> list[Delivery]:
         on_delivery = functools.partial(_on_delivery, reports, index)
         try:
             produce(record.topic, record.value, record.key, on_delivery=on_delivery, headers=record.headers)
-        except (BufferError, KafkaException):
-            # Only a refusal is written here: another thread's flush may already have served this
-            # record's report when produce() succeeds.
-            refused = _produce_retrying(producer, record, on_delivery, deadline)
-            if refused is not None:
-                reports[index] = refused
+            continue
+        except KafkaException as exc:  # not queued (too large, unknown topic): no report will come
+            reports[index] = _refusal(exc.args[0])
+            continue
+        except BufferError:
+            pass
+        # Retried outside the except block on purpose: confluent-kafka 2.16 leaks the exception being
+        # handled when produce() raises inside its handler, and that exception's frame holds the
+        # whole request. Only a refusal is written here: another thread's flush may already have
+        # served this record's report when produce() succeeds.
+        refused = _produce_retrying(producer, record, on_delivery, deadline)
+        if refused is not None:
+            reports[index] = refused
     # flush() sends at once (it ignores linger.ms while it runs) and serves the delivery callbacks.
     # It returns when the producer's whole queue is empty; short calls keep a thread from waiting on
     # the batches of the process's other threads longer than a few milliseconds.
@@ -98,11 +114,11 @@ def _produce_retrying(
                 return Delivery(error="the producer queue stayed full")
             producer.poll(0.05)  # serves delivery reports, which frees room in the queue
         except KafkaException as exc:
-            return Delivery(error=str(exc.args[0]))
+            return _refusal(exc.args[0])
 
 
 def _on_delivery(reports: list[Delivery | None], index: int, error: KafkaError | None, message: Message) -> None:
     if error is None:
         reports[index] = Delivery(message.partition(), message.offset())
     else:
-        reports[index] = Delivery(error=f"{error.name()}: {error.str()}")
+        reports[index] = _refusal(error)

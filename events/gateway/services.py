@@ -134,7 +134,8 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
 
     Each event goes to its version's topic, keyed by its partition-key value, with the eid and
     event_type headers and metadata.received_at set now. Returns one outcome per event, in order;
-    raises EventsRejectedError (nothing written) or BrokerUnavailableError (nothing taken).
+    raises EventsRejectedError (nothing written: invalid events, or all refused by the broker for
+    good, such as too large) or BrokerUnavailableError (nothing taken, and a retry may succeed).
     """
     records, errors = _validated_records(event_type, events, received_at=datetime.now(UTC).isoformat())
     if errors:
@@ -151,6 +152,7 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
             ]
         )
 
+    deliveries = publish_batch(records)
     outcomes = [
         EventOutcome(index, event["metadata"]["eid"], EventStatus.SUBMITTED, [], record.topic, *delivery[:2])
         if delivery.error is None
@@ -160,7 +162,7 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
             EventStatus.FAILED,
             [FieldError(path="", message=f"not written: {delivery.error}")],
         )
-        for index, (event, record, delivery) in enumerate(zip(events, records, publish_batch(records), strict=True))
+        for index, (event, record, delivery) in enumerate(zip(events, records, deliveries, strict=True))
     ]
     failed = sum(outcome.status is EventStatus.FAILED for outcome in outcomes)
     if failed:
@@ -168,6 +170,10 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
             "gateway could not write %d of %d %s events from %s", failed, len(events), event_type, producer_name
         )
     if failed == len(outcomes):
+        # "Broker down, retry" would be wrong when every event was refused for what it is: a retry
+        # gets the same answer, so the request is answered like any invalid one.
+        if all(delivery.refused_for_good for delivery in deliveries):
+            raise EventsRejectedError(outcomes)
         raise BrokerUnavailableError(outcomes)
     return outcomes
 

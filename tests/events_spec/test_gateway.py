@@ -5,6 +5,7 @@ from collections import defaultdict
 
 import orjson
 import pytest
+from confluent_kafka import KafkaException
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -162,12 +163,17 @@ def test_405_for_another_method(gateway):
     _error(response, 405, "method_not_allowed")
 
 
+def _larger_than_3000_bytes() -> dict:
+    large = sample_message("refund.update", _order())
+    large["data"]["items"] = [{**large["data"]["items"][0], "item_id": f"i{n}", "reason": "x" * 300} for n in range(20)]
+    return large
+
+
 def test_207_when_the_broker_takes_some_events_and_not_others(gateway, settings, fresh_producers):
     # A client-side size limit refuses the large event the way a broker's would: per record.
     settings.KAFKA_CLIENT_CONFIG = {"message.max.bytes": "3000"}
     small = sample_message("refund.update", _order())
-    large = sample_message("refund.update", _order())
-    large["data"]["items"] = [{**large["data"]["items"][0], "item_id": f"i{n}", "reason": "x" * 300} for n in range(20)]
+    large = _larger_than_3000_bytes()
 
     body = _error(gateway().post("refund.update", [small, large]), 207, "partially_written")
 
@@ -181,6 +187,39 @@ def test_207_when_the_broker_takes_some_events_and_not_others(gateway, settings,
     )
     assert failed["status"] == "failed"
     assert "MSG_SIZE_TOO_LARGE" in failed["errors"][0]["message"]
+
+
+def test_a_refused_event_leaves_nothing_behind(gateway, settings, fresh_producers):
+    """confluent-kafka leaks the exception being handled when produce() raises inside its handler;
+    here that exception's traceback would keep the request's frame, and all its records, forever."""
+    import gc
+
+    settings.KAFKA_CLIENT_CONFIG = {"message.max.bytes": "3000"}
+    producer = gateway()
+    large = _larger_than_3000_bytes()
+
+    def live_kafka_exceptions() -> int:
+        gc.collect()
+        return sum(type(thing) is KafkaException for thing in gc.get_objects())
+
+    before = live_kafka_exceptions()
+    for _ in range(5):
+        assert producer.post("refund.update", [large]).status_code == 422
+    assert live_kafka_exceptions() == before
+
+
+def test_422_not_503_when_the_broker_refuses_every_event_for_good(gateway, settings, fresh_producers):
+    # "Broker down, retry later" would have the producer retry an event that can never be written.
+    settings.KAFKA_CLIENT_CONFIG = {"message.max.bytes": "3000"}
+    large = _larger_than_3000_bytes()
+
+    response = gateway().post("refund.update", [large])
+
+    body = _error(response, 422, "invalid_events")
+    assert "Retry-After" not in response
+    [event] = body["events"]
+    assert event["status"] == "failed"
+    assert "MSG_SIZE_TOO_LARGE" in event["errors"][0]["message"]
 
 
 def test_503_when_the_broker_is_down(gateway, settings, fresh_producers):
