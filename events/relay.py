@@ -229,7 +229,6 @@ class OutboxRelay:
             published_at__isnull=False, published_at__lt=timezone.now() - self.retention
         ).order_by("published_at")
         deleted = 0
-        self._prune_unfinished = True
         for _ in range(chunks):
             ids = list(expired.values_list("id", flat=True)[:chunk_size])
             if ids:
@@ -237,8 +236,10 @@ class OutboxRelay:
             if len(ids) < chunk_size:
                 self._prune_unfinished = False
                 break
+        else:
+            self._prune_unfinished = True
         if deleted:
-            logger.info("pruned %d published outbox rows%s", deleted, " (more to go)" * self._prune_unfinished)
+            logger.info("pruned %d published outbox rows (more to go: %s)", deleted, self._prune_unfinished)
         return deleted
 
     def _wait_for_work(self, stop: threading.Event) -> None:

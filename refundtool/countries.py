@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,9 +26,12 @@ COUNTRIES: dict[str, Country] = {
 }
 
 
-def served_country_codes() -> list[str]:
-    """The countries this deployment serves (settings.REFUNDTOOL_COUNTRIES), in settings order."""
-    return list(settings.REFUNDTOOL_COUNTRIES)
+def served_country_codes() -> Sequence[str]:
+    """The countries this deployment serves (settings.REFUNDTOOL_COUNTRIES), in settings order.
+
+    The settings' own sequence, not a copy: the rules ask for it for every refund request.
+    """
+    return settings.REFUNDTOOL_COUNTRIES
 
 
 def fiscal_receipt_required(country_code: str) -> bool:

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
@@ -344,7 +343,7 @@ def _rules_hold(data: Any) -> bool:
     """
     try:
         country = data["country"]
-        if country not in settings.REFUNDTOOL_COUNTRIES or COUNTRIES[country].currency != data["currency"]:
+        if country not in served_country_codes() or COUNTRIES[country].currency != data["currency"]:
             return False
         amount = Decimal(data["amount"])
         delivery = data.get("delivery_amount")

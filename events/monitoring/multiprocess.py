@@ -26,20 +26,19 @@ _identifier = ""
 
 
 def process_identifier() -> str:
-    # Asked for on every metric write, to notice a fork. Kept, and forgotten in a forked child,
-    # because getpid() is a syscall and a gateway request writes about fifteen metrics.
-    global _identifier
-    if not _identifier:
-        _identifier = f"{_HOST}-{os.getpid()}"
     return _identifier
 
 
-def _forget_identifier() -> None:
+def _identify_this_process() -> None:
+    # prometheus_client asks for the identifier on every metric write, to notice a fork. It is kept,
+    # and made anew in a forked child, because getpid() is a syscall and a gateway request writes
+    # about fifteen metrics.
     global _identifier
-    _identifier = ""
+    _identifier = f"{_HOST}-{os.getpid()}"
 
 
-os.register_at_fork(after_in_child=_forget_identifier)
+_identify_this_process()
+os.register_at_fork(after_in_child=_identify_this_process)
 
 
 def use_multiprocess_directory(directory: Path) -> None:

@@ -158,8 +158,7 @@ class Command(BaseCommand):
         # its own pool gracefully, letting tasks and requests in flight finish. Signalled directly,
         # Celery's pool processes would die mid-task.
         for process in self.children.values():
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for process in self.children.values():
             try:
