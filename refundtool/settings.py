@@ -220,6 +220,9 @@ use_multiprocess_directory(PROMETHEUS_MULTIPROC_DIR)
 
 # --- Events-bus gateway --------------------------------------------------------------------
 EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = env_int("EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS", 10000)
+# How long a request's events may wait to go out with those of other requests of the process
+# (events.gateway.publisher); a request alone in its process sends at once.
+EVENTS_GATEWAY_LINGER_MS = env_int("EVENTS_GATEWAY_LINGER_MS", 3)
 EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS = env_int("EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS", 5)
 
 # --- Event runtime --------------------------------------------------------------------------

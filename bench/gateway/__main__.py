@@ -1,11 +1,13 @@
 """Benchmark of the events-bus gateway against raw confluent-kafka produce, in one run.
 
-    python -m bench.gateway [--rounds 3] [--events 30000] [--batch 100] [--workers 4] [--concurrency 4] [--default-gc]
+    python -m bench.gateway [--rounds 3] [--events 30000] [--batch 100] [--concurrency 12] [--workers N] [--threads N]
 
 Starts what it needs: a tansu broker, a PostgreSQL database for the producer credential (created and
 dropped; DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432) and gunicorn
 serving the project on a free loopback port, with production settings (DEBUG off) and the web
-process's gunicorn config (events/gateway/gunicorn_config.py). Then it prints
+process's gunicorn config (events/gateway/gunicorn_config.py: a process per core, 6 threads each).
+The batched rounds keep --concurrency requests in flight (default 12: every thread of the server busy,
+as many producers sending at once would). Then it prints
 events/s through the gateway in batches of 100 (--batch) and one event a request, single-event latency
 (p50/p99, one client, nothing else running), the raw produce rate of the same records to the same
 topic, and the batched rate as a share of the raw one (the goal is at least 15%). Gateway and raw
@@ -36,6 +38,7 @@ import psycopg
 
 from bench.support import cpu_seconds
 from events.embedded_broker import EmbeddedBroker, free_port
+from events.gateway import gunicorn_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EVENT_TYPE = "bob.refund_requested"
@@ -52,13 +55,9 @@ def main() -> None:
     parser.add_argument("--batch", type=_batch_size, default=100, help="events a request, 1 to 1000 (default 100)")
     parser.add_argument("--single", type=int, default=3_000, help="events sent one a request")
     parser.add_argument("--latency-samples", type=int, default=1_000)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
-    parser.add_argument(
-        "--default-gc", action="store_true", help="gunicorn without the web process's config: CPython's default GC"
-    )
-    parser.add_argument("--concurrency", type=int, default=4, help="client connections sending at once")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the web process's, a core each)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: the web process's, 6)")
+    parser.add_argument("--concurrency", type=int, default=12, help="client connections sending at once")
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args()
 
@@ -86,8 +85,9 @@ def main() -> None:
             port = free_port()
             command = [
                 *(sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"127.0.0.1:{port}"),
-                *("--workers", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads)),
-                *([] if args.default_gc else ["--config", "python:events.gateway.gunicorn_config"]),
+                *("--config", "python:events.gateway.gunicorn_config"),
+                *(() if args.workers is None else ("--workers", str(args.workers))),
+                *(() if args.threads is None else ("--threads", str(args.threads))),
                 *("--log-level", "warning"),
             ]
             server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
@@ -299,7 +299,7 @@ def _run(port: int, token: str, args: argparse.Namespace, pids: dict[str, list[i
     size = args.batch
     batch_bodies = [orjson.dumps(batched[start : start + size]) for start in range(0, len(batched), size)]
 
-    _post_all(port, token, batch_bodies[: args.workers * 20], args.concurrency)  # every worker warm
+    _post_all(port, token, batch_bodies[: args.concurrency * 20], args.concurrency)  # every worker warm
     rounds = []
     for _ in range(args.rounds):
         cpu_before = _cpu_now(pids)
@@ -338,8 +338,8 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
     median = report["median"]
     print(f"events-bus gateway benchmark: {EVENT_TYPE} events of {report['event_bytes']:.0f} bytes, topic of")
     print(
-        f"{args.partitions} partitions, gunicorn {args.workers} {args.worker_class} workers"
-        f"{' with the default GC' if args.default_gc else ''}, {args.concurrency} client connections, "
+        f"{args.partitions} partitions, gunicorn {args.workers or gunicorn_config.workers} workers of "
+        f"{args.threads or gunicorn_config.threads} threads, {args.concurrency} client connections, "
         f"{args.rounds} rounds of {args.events:,} events"
     )
     for number, round_ in enumerate(report["rounds"], start=1):

@@ -295,7 +295,7 @@ def test_threads_of_one_process_share_the_producer_and_each_gets_its_own_reports
 ):
     """A threaded server (gunicorn gthread) publishes from several threads through one producer.
 
-    One thread's flush serves the others' delivery reports; frequent thread switches make every
+    The report thread serves every thread's delivery reports; frequent thread switches make every
     interleaving likely, such as a report served before its own thread has left produce().
     """
     import sys
@@ -320,3 +320,36 @@ def test_threads_of_one_process_share_the_producer_and_each_gets_its_own_reports
     for statuses, eids in results:
         assert [eid for _, eid in statuses] == eids
         assert {status for status, _ in statuses} == {EventStatus.SUBMITTED}
+
+
+def _publish_timed(records: list) -> tuple[list, float]:
+    import time
+
+    from events.gateway.publisher import publish_batch
+
+    started = time.monotonic()
+    deliveries = publish_batch(records)
+    return deliveries, time.monotonic() - started
+
+
+def test_a_request_alone_is_sent_at_once_and_one_beside_waiting_requests_lingers_to_go_with_them(
+    spec_topics, settings, fresh_producers
+):
+    from events.envelope import kafka_record
+    from events.gateway.publisher import gateway_producer
+
+    settings.EVENTS_GATEWAY_LINGER_MS = 1500
+    records = [kafka_record(sample_message("refund.update", _order())) for _ in range(3)]
+    producer = gateway_producer()
+
+    alone, alone_seconds = _publish_timed(records[:1])
+    assert alone[0].error is None
+    assert alone_seconds < 0.75  # not held for the linger
+
+    producer._waiting += 1  # as if another request of this process were waiting for its reports
+    try:
+        beside, beside_seconds = _publish_timed(records[1:])
+    finally:
+        producer._waiting -= 1
+    assert [delivery.error for delivery in beside] == [None, None]
+    assert beside_seconds >= 1.2  # held for the linger, to share the produce request

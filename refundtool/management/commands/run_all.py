@@ -30,7 +30,7 @@ from events.topics import topics_ensure
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
 STOP_GRACE_SECONDS = 15
-GUNICORN_CONFIG = "python:events.gateway.gunicorn_config"  # the web process's GC settings, as benchmarked
+GUNICORN_CONFIG = "python:events.gateway.gunicorn_config"  # workers, threads and GC, as benchmarked
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class Command(BaseCommand):
         wanted = [
             Child(
                 "web",
-                [*gunicorn, "--workers", "2", "--threads", "4", "--config", GUNICORN_CONFIG, "--access-logfile", "-"],
+                [*gunicorn, "--config", GUNICORN_CONFIG, "--access-logfile", "-"],
             ),
             Child(
                 "worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--queues", "default,fiscal"]
