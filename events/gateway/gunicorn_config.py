@@ -17,7 +17,7 @@ before one runs.
 import gc
 import os
 
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))  # the cores it may use
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS") or 6)
 

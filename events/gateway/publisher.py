@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import os
 import threading
 import time
@@ -28,6 +29,8 @@ from django.conf import settings
 
 from events.envelope import KafkaRecord
 from events.kafka import producer_config
+
+logger = logging.getLogger(__name__)
 
 _SEND_NOW_SECONDS = 0.001
 _POLL_SECONDS = 0.05  # how soon the report thread notices that its producer is closing
@@ -85,7 +88,10 @@ class GatewayProducer:
 
     def _serve_reports(self) -> None:
         while not self._closing.is_set():
-            self.producer.poll(_POLL_SECONDS)
+            try:
+                self.producer.poll(_POLL_SECONDS)
+            except Exception:  # a request's waiting threads depend on this thread going on
+                logger.exception("a gateway delivery report could not be served")
 
     def close(self, timeout: float) -> None:
         self._closing.set()

@@ -353,3 +353,25 @@ def test_a_request_alone_is_sent_at_once_and_one_beside_waiting_requests_lingers
         producer._waiting -= 1
     assert [delivery.error for delivery in beside] == [None, None]
     assert beside_seconds >= 1.2  # held for the linger, to share the produce request
+
+
+def test_the_report_thread_goes_on_after_a_delivery_callback_raises(spec_topics, settings, fresh_producers, caplog):
+    from events.envelope import kafka_record
+    from events.gateway.publisher import gateway_producer
+
+    settings.EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = 1000  # a dead report thread fails the test in seconds
+    first, second = (kafka_record(sample_message("refund.update", _order())) for _ in range(2))
+
+    def broken(error, message):
+        raise RuntimeError("a broken delivery callback")
+
+    import time
+
+    gateway_producer().producer.produce(first.topic, first.value, first.key, on_delivery=broken)
+    deadline = time.monotonic() + 10
+    while "could not be served" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)  # the report thread is the only one serving reports until the next publish
+    assert "could not be served" in caplog.text
+
+    deliveries, _ = _publish_timed([second])
+    assert deliveries[0].error is None
