@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,22 @@ def served_country_codes() -> Sequence[str]:
     The settings' own sequence, not a copy: the rules ask for it for every refund request.
     """
     return settings.REFUNDTOOL_COUNTRIES
+
+
+@functools.cache
+def served_currencies() -> Mapping[str, str]:
+    """The currency of each served country, kept until REFUNDTOOL_COUNTRIES changes.
+
+    The gateway and the consumers check every refund request against it; reading a Django setting
+    costs about as much as the whole currency check.
+    """
+    return {code: COUNTRIES[code].currency for code in served_country_codes()}
+
+
+@receiver(setting_changed)
+def _forget_served_currencies(*, setting: str, **kwargs: Any) -> None:
+    if setting == "REFUNDTOOL_COUNTRIES":
+        served_currencies.cache_clear()
 
 
 def fiscal_receipt_required(country_code: str) -> bool:

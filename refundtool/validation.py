@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 
 from events.errors import FieldError
-from refundtool.countries import COUNTRIES, served_country_codes
+from refundtool.countries import COUNTRIES, served_country_codes, served_currencies
 from refundtool.exceptions import ValidationError
 from refundtool.states import PaymentMethod, VatRate
 
@@ -342,8 +342,8 @@ def _rules_hold(data: Any) -> bool:
     ("1e3", a quantity of 0), the reading skips the rules on that value, so both find none broken.
     """
     try:
-        country = data["country"]
-        if country not in served_country_codes() or COUNTRIES[country].currency != data["currency"]:
+        currency = served_currencies().get(data["country"])
+        if currency is None or currency != data["currency"]:
             return False
         amount = Decimal(data["amount"])
         delivery = data.get("delivery_amount")

@@ -18,6 +18,7 @@ from events.envelope import KafkaRecord, encode_message, kafka_headers
 from events.errors import FieldError
 from events.gateway.publisher import publish_batch
 from events.gateway.selectors import forget_credentials, token_hash
+from events.metrics import GATEWAY_EVENTS
 from events.models import ProducerCredential
 from events.specification import default_specification
 from events.validation import message_errors, spec_for_message
@@ -140,6 +141,7 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
     records, errors = _validated_records(event_type, events, received_at=datetime.now(UTC).isoformat())
     if errors:
         logger.info("gateway rejected %d %s events from %s", len(events), event_type, producer_name)
+        _count_outcomes(event_type, failed=len(errors), aborted=len(events) - len(errors))
         raise EventsRejectedError(
             [
                 EventOutcome(
@@ -165,6 +167,7 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
         for index, (event, record, delivery) in enumerate(zip(events, records, deliveries, strict=True))
     ]
     failed = sum(outcome.status is EventStatus.FAILED for outcome in outcomes)
+    _count_outcomes(event_type, submitted=len(outcomes) - failed, failed=failed)
     if failed:
         logger.warning(
             "gateway could not write %d of %d %s events from %s", failed, len(events), event_type, producer_name
@@ -176,6 +179,13 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
             raise EventsRejectedError(outcomes)
         raise BrokerUnavailableError(outcomes)
     return outcomes
+
+
+def _count_outcomes(event_type: str, **counts: int) -> None:
+    """Events by outcome (an EventStatus value): one metric write per outcome, not one per event."""
+    for outcome, count in counts.items():
+        if count:
+            GATEWAY_EVENTS.labels(event_type, outcome).inc(count)
 
 
 def _validated_records(

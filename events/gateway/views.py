@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from events.gateway import selectors
 from events.gateway.auth import authenticate, authorize
 from events.gateway.errors import JSON_CONTENT_TYPE, GatewayError, json_response, status_response
 from events.gateway.services import BrokerUnavailableError, EventsRejectedError, EventStatus, events_publish
+from events.metrics import GATEWAY_REQUEST_SECONDS, GATEWAY_REQUESTS
 from events.specification import UnknownEventType, get_event_spec
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,6 +25,14 @@ MAX_EVENTS = 1000
 @csrf_exempt
 def publish_events(request: HttpRequest, event_type: str) -> HttpResponse:
     """POST one event or a JSON array of events of `event_type`: all are written, or none."""
+    started = time.perf_counter()
+    response = _publish(request, event_type)
+    GATEWAY_REQUESTS.labels(_metric_label(event_type), str(response.status_code)).inc()
+    GATEWAY_REQUEST_SECONDS.observe(time.perf_counter() - started)
+    return response
+
+
+def _publish(request: HttpRequest, event_type: str) -> HttpResponse:
     try:
         if request.method != "POST":
             raise GatewayError(405, "method_not_allowed", "use POST", headers={"Allow": "POST"})
@@ -98,6 +108,15 @@ def _known(event_type: str) -> None:
         get_event_spec(event_type)
     except UnknownEventType as exc:
         raise GatewayError(404, "unknown_event_type", str(exc)) from None
+
+
+def _metric_label(event_type: str) -> str:
+    """The event type, or "unknown" for one not in the specification: the path is the producer's to choose."""
+    try:
+        get_event_spec(event_type)
+    except UnknownEventType:
+        return "unknown"
+    return event_type
 
 
 def _parse_events(request: HttpRequest) -> list[Any]:

@@ -7,12 +7,13 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import NewTopic
-from django.test import Client
+from django.test import RequestFactory
 
 from events.gateway import publisher
 from events.gateway.services import producer_credential_create
 from events.kafka import admin_client, client_config
 from events.specification import all_event_specs
+from tests.support.wsgi import wsgi_call
 
 PARTITIONS = 6
 
@@ -57,17 +58,17 @@ def gateway(db, spec_topics) -> Callable[..., Gateway]:
 
 
 class Gateway:
-    """An HTTP client of the gateway with a producer's token."""
+    """A client of the gateway with a producer's token, calling the web process's WSGI application."""
 
     def __init__(self, token: str | None) -> None:
         self.token = token
-        self.client = Client()
 
     def post(self, event_type: str, body: object, *, content_type: str = "application/json", **headers: str):
         raw = body if isinstance(body, bytes) else orjson.dumps(body)
         if self.token is not None:
             headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
-        return self.client.post(f"/api/events/{event_type}", raw, content_type=content_type, **headers)
+        request = RequestFactory().post(f"/api/events/{event_type}", raw, content_type=content_type, **headers)
+        return wsgi_call(request.environ)
 
 
 def read_records(topic: str, positions: list[tuple[int, int]]) -> dict[tuple[int, int], Message]:

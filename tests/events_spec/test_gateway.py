@@ -7,7 +7,7 @@ import orjson
 import pytest
 from confluent_kafka import KafkaException
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from events.embedded_broker import free_port
 from events.kafka import java_partition
@@ -15,6 +15,7 @@ from events.models import ProducerCredential
 from events.specification import get_event_spec
 from tests.events_spec.conftest import Gateway, read_records
 from tests.events_spec.samples import sample_message
+from tests.support.wsgi import wsgi_call
 
 ERROR_SHAPE = {"code", "message", "errors", "events"}
 
@@ -159,8 +160,9 @@ def test_400_for_malformed_json_or_a_body_that_is_not_events(gateway):
 
 
 def test_405_for_another_method(gateway):
-    response = Client().get("/api/events/refund.update")
+    response = wsgi_call(RequestFactory().get("/api/events/refund.update").environ)
     _error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "POST"
 
 
 def _larger_than_3000_bytes() -> dict:
