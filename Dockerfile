@@ -8,4 +8,4 @@ RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput --verbosity 0
 RUN useradd --system --uid 1000 refundtool && mkdir -p /app/var && chown refundtool /app/var
 USER refundtool
 EXPOSE 8000
-CMD ["gunicorn", "refundtool.wsgi", "--bind", "0.0.0.0:8000", "--config", "python:events.gateway.gunicorn_config", "--access-logfile", "-"]
+CMD ["python", "-m", "refundtool.web", "--host", "0.0.0.0", "--port", "8000", "--access-log"]

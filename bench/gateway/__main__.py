@@ -3,10 +3,10 @@
     python -m bench.gateway [--rounds 3] [--events 30000] [--batch 100] [--concurrency 12] [--workers N] [--threads N]
 
 Starts what it needs: a tansu broker, a PostgreSQL database for the producer credential (created and
-dropped; DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432) and gunicorn
-serving the project on a free loopback port, with production settings (DEBUG off) and the web
-process's gunicorn config (events/gateway/gunicorn_config.py: a process per core, 6 threads each).
-The batched rounds keep --concurrency requests in flight (default 12: every thread of the server busy,
+dropped; DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432) and the web
+process (`python -m refundtool.web`: granian, a process per core, 4 threads each) serving the
+project on a free loopback port, with production settings (DEBUG off).
+The batched rounds keep --concurrency requests in flight (default 12: more than the server has threads,
 as many producers sending at once would). Then it prints
 events/s through the gateway in batches of 100 (--batch) and one event a request, single-event latency
 (p50/p99, one client, nothing else running), the raw produce rate of the same records to the same
@@ -38,7 +38,7 @@ import psycopg
 
 from bench.support import cpu_seconds
 from events.embedded_broker import EmbeddedBroker, free_port
-from events.gateway import gunicorn_config
+from refundtool import web
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EVENT_TYPE = "bob.refund_requested"
@@ -55,8 +55,8 @@ def main() -> None:
     parser.add_argument("--batch", type=_batch_size, default=100, help="events a request, 1 to 1000 (default 100)")
     parser.add_argument("--single", type=int, default=3_000, help="events sent one a request")
     parser.add_argument("--latency-samples", type=int, default=1_000)
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: the web process's, a core each)")
-    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: the web process's, 6)")
+    parser.add_argument("--workers", type=int, help="web worker processes (default: the web process's, a core each)")
+    parser.add_argument("--threads", type=int, help="threads per web worker (default: the web process's, 4)")
     parser.add_argument("--concurrency", type=int, default=12, help="client connections sending at once")
     parser.add_argument("--partitions", type=int, default=6)
     args = parser.parse_args()
@@ -84,11 +84,9 @@ def main() -> None:
             token = _prepare(args.partitions)
             port = free_port()
             command = [
-                *(sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"127.0.0.1:{port}"),
-                *("--config", "python:events.gateway.gunicorn_config"),
+                *(sys.executable, "-m", "refundtool.web", "--port", str(port), "--log-level", "warning"),
                 *(() if args.workers is None else ("--workers", str(args.workers))),
                 *(() if args.threads is None else ("--threads", str(args.threads))),
-                *("--log-level", "warning"),
             ]
             server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
             try:
@@ -162,7 +160,7 @@ def _wait_until_serving(port: int, timeout: float = 30) -> None:
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not serve on port {port} within {timeout}s")
+    raise RuntimeError(f"the web process did not serve on port {port} within {timeout}s")
 
 
 def _events(count: int) -> list[dict]:
@@ -216,7 +214,7 @@ def _post_all(port: int, token: str, bodies: list[bytes], concurrency: int) -> t
                 connection.request("POST", f"/api/events/{EVENT_TYPE}", bodies[index], headers)
                 response = connection.getresponse()
                 payload = response.read()
-            except (http.client.HTTPException, OSError):  # gunicorn's sync workers close every connection
+            except (http.client.HTTPException, OSError):  # a server may close an idle keep-alive connection
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 connection.request("POST", f"/api/events/{EVENT_TYPE}", bodies[index], headers)
                 response = connection.getresponse()
@@ -338,8 +336,8 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
     median = report["median"]
     print(f"events-bus gateway benchmark: {EVENT_TYPE} events of {report['event_bytes']:.0f} bytes, topic of")
     print(
-        f"{args.partitions} partitions, gunicorn {args.workers or gunicorn_config.workers} workers of "
-        f"{args.threads or gunicorn_config.threads} threads, {args.concurrency} client connections, "
+        f"{args.partitions} partitions, web process of {args.workers or web.default_workers()} workers of "
+        f"{args.threads or web.default_threads()} threads, {args.concurrency} client connections, "
         f"{args.rounds} rounds of {args.events:,} events"
     )
     for number, round_ in enumerate(report["rounds"], start=1):

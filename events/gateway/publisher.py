@@ -1,6 +1,6 @@
 """The gateway's long-lived Kafka producer, and writing one batch with a wait for its delivery reports.
 
-One producer per process, shared by the process's threads (gunicorn gthread) and made lazily, so that
+One producer per process, shared by the process's threads (the web server's, refundtool.web) and made lazily, so that
 a forking server makes it in each worker after the fork. It is idempotent with acks=all and the
 Java-compatible murmur2 partitioner (events.kafka.producer_config). message.timeout.ms bounds how long
 librdkafka retries, so every message of a batch ends with a definite delivery report.

@@ -1,6 +1,6 @@
 """Metrics of every process in one /metrics: prometheus_client's multiprocess mode.
 
-Each process (gunicorn workers, consumers, relay, Celery workers) writes its counters and
+Each process (web workers, consumers, relay, Celery workers) writes its counters and
 histograms to memory-mapped files in PROMETHEUS_MULTIPROC_DIR; /metrics adds them up. The settings
 call ``use_multiprocess_directory`` before any app creates a metric. Files are named by host and pid,
 so containers that share the directory on one volume (each with its own pid 1) never share a file.

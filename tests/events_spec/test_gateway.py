@@ -295,7 +295,7 @@ def test_admin_issues_a_token_once_stores_only_its_hash_and_the_token_works(spec
 def test_threads_of_one_process_share_the_producer_and_each_gets_its_own_reports(
     spec_topics, settings, fresh_producers
 ):
-    """A threaded server (gunicorn gthread) publishes from several threads through one producer.
+    """A threaded server (refundtool.web) publishes from several threads through one producer.
 
     The report thread serves every thread's delivery reports; frequent thread switches make every
     interleaving likely, such as a report served before its own thread has left produce().

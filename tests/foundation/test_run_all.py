@@ -77,7 +77,7 @@ def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path
         descendants = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in descendants)
         for expected in (
-            "gunicorn",
+            "refundtool.web",
             "worker",
             "beat",
             "tansu",

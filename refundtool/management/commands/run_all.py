@@ -30,7 +30,6 @@ from events.topics import topics_ensure
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
 STOP_GRACE_SECONDS = 15
-GUNICORN_CONFIG = "python:events.gateway.gunicorn_config"  # workers, threads and GC, as benchmarked
 
 
 @dataclass(frozen=True)
@@ -92,11 +91,10 @@ class Command(BaseCommand):
     def _children(self, host: str, port: int, options: dict[str, object]) -> list[Child]:
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "refundtool"]
-        gunicorn = [sys.executable, "-m", "gunicorn", "refundtool.wsgi", "--bind", f"{host}:{port}"]
         wanted = [
             Child(
                 "web",
-                [*gunicorn, "--config", GUNICORN_CONFIG, "--access-logfile", "-"],
+                [sys.executable, "-m", "refundtool.web", "--host", host, "--port", str(port), "--access-log"],
             ),
             Child(
                 "worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--queues", "default,fiscal"]
@@ -154,7 +152,7 @@ class Command(BaseCommand):
             time.sleep(0.2)
 
     def _stop_all(self) -> None:
-        # SIGTERM to each child alone, not its group: a Celery worker or gunicorn master then stops
+        # SIGTERM to each child alone, not its group: a Celery worker or the web server then stops
         # its own pool gracefully, letting tasks and requests in flight finish. Signalled directly,
         # Celery's pool processes would die mid-task.
         for process in self.children.values():
@@ -166,7 +164,7 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
-            # Grandchildren (gunicorn and celery workers) may outlive their parent by a moment.
+            # Grandchildren (web and celery workers) may outlive their parent by a moment.
             _signal_group(process, signal.SIGKILL)
         if self.broker:
             self.broker.stop()
