@@ -5,7 +5,7 @@
 
 Why granian: it parses HTTP and does the socket I/O in its Rust runtime, outside the GIL, where
 gunicorn's gthread worker does both in Python under the same GIL as the views. bench.gateway
-measured about 2.5 us less CPU per event (of ~29) in batches of 100, and a lower single-event latency.
+measured about 2 us less CPU per event (of ~29) in batches of 100, and a lower single-event latency.
 
 Workers and threads: one process per core (WEB_CONCURRENCY, else the cores this process may use),
 each running the application on WEB_THREADS (4) threads that share the process's Kafka producer,
