@@ -42,15 +42,19 @@ _producers: dict[tuple[object, ...], GatewayProducer] = {}
 REFUSED_FOR_GOOD = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD})
 
 
-class Delivery(NamedTuple):
-    partition: int | None = None
-    offset: int | None = None
-    error: str | None = None  # why the broker did not take the record
+class Refusal(NamedTuple):
+    """Why the broker did not take a record."""
+
+    error: str
     refused_for_good: bool = False  # a retry cannot help (see REFUSED_FOR_GOOD)
 
 
-def _refusal(error: KafkaError) -> Delivery:
-    return Delivery(error=f"{error.name()}: {error.str()}", refused_for_good=error.code() in REFUSED_FOR_GOOD)
+Delivery = Message | Refusal
+"""A record's delivery report: the written Message (its partition() and offset()), or a Refusal."""
+
+
+def _refusal(error: KafkaError) -> Refusal:
+    return Refusal(f"{error.name()}: {error.str()}", error.code() in REFUSED_FOR_GOOD)
 
 
 class _Reports:
@@ -72,7 +76,11 @@ class _Reports:
             self.complete.set()
 
     def on_delivery(self, index: int, error: KafkaError | None, message: Message) -> None:
-        self.add(index, _refusal(error) if error is not None else Delivery(message.partition(), message.offset()))
+        # Called once per record, in the report thread: the Message itself is kept, so a report
+        # costs one call and no object of ours.
+        self.deliveries[index] = message if error is None else _refusal(error)
+        if next(self._count) == self._size:
+            self.complete.set()
 
 
 class GatewayProducer:
@@ -136,14 +144,12 @@ class GatewayProducer:
             with self._waiting_lock:
                 self._waiting -= 1
         return [
-            delivery or Delivery(error="no delivery report in time; retry with the same eid")
+            delivery or Refusal("no delivery report in time; retry with the same eid")
             for delivery in reports.deliveries
         ]
 
-    def _produce_retrying(
-        self, record: KafkaRecord, on_delivery: functools.partial, deadline: float
-    ) -> Delivery | None:
-        """Queues a record while the queue is full; a Delivery only when it could not be queued at all."""
+    def _produce_retrying(self, record: KafkaRecord, on_delivery: functools.partial, deadline: float) -> Refusal | None:
+        """Queues a record while the queue is full; a Refusal only when it could not be queued at all."""
         while True:
             try:
                 self.producer.produce(
@@ -152,7 +158,7 @@ class GatewayProducer:
                 return None
             except BufferError:
                 if time.monotonic() >= deadline:
-                    return Delivery(error="the producer queue stayed full")
+                    return Refusal("the producer queue stayed full")
                 time.sleep(_POLL_SECONDS)  # the report thread frees room in the queue meanwhile
             except KafkaException as exc:
                 return _refusal(exc.args[0])

@@ -14,7 +14,13 @@ from django.views.decorators.http import require_GET
 from events.gateway import selectors
 from events.gateway.auth import authenticate, authorize
 from events.gateway.errors import JSON_CONTENT_TYPE, GatewayError, json_response, status_response
-from events.gateway.services import BrokerUnavailableError, EventsRejectedError, EventStatus, events_publish
+from events.gateway.services import (
+    BrokerUnavailableError,
+    EventsNotWrittenError,
+    EventsRejectedError,
+    EventStatus,
+    events_publish,
+)
 from events.metrics import GATEWAY_REQUEST_SECONDS, GATEWAY_REQUESTS
 from events.specification import UnknownEventType, get_event_spec
 
@@ -41,40 +47,26 @@ def _publish(request: HttpRequest, event_type: str) -> HttpResponse:
         authorize(credential, event_type)
         events = _parse_events(request)
         try:
-            outcomes = events_publish(event_type=event_type, events=events, producer_name=credential.name)
-        except EventsRejectedError as exc:
-            failed = sum(outcome.status is EventStatus.FAILED for outcome in exc.outcomes)
-            raise GatewayError(
-                422,
-                "invalid_events",
-                f"{failed} of {len(events)} events are invalid; none was written",
-                events=[outcome.as_dict() for outcome in exc.outcomes],
-            ) from None
-        except BrokerUnavailableError as exc:
-            raise GatewayError(
-                503,
-                "broker_unavailable",
-                "the broker took none of the events; retry with the same eids",
-                events=[outcome.as_dict() for outcome in exc.outcomes],
-                headers={"Retry-After": "5"},
-            ) from None
+            written = events_publish(event_type=event_type, events=events, producer_name=credential.name)
+        except EventsNotWrittenError as exc:
+            raise _not_written_error(exc) from None
     except GatewayError as error:
         return error.response()
+    return json_response(written)
 
-    if any(outcome.status is EventStatus.FAILED for outcome in outcomes):
-        written = sum(outcome.status is EventStatus.SUBMITTED for outcome in outcomes)
-        return status_response(
-            207,
-            "partially_written",
-            f"{written} of {len(outcomes)} events were written; retry the failed ones with the same eids",
-            events=[outcome.as_dict() for outcome in outcomes],
-        )
-    return json_response(
-        [
-            {"eid": outcome.eid, "topic": outcome.topic, "partition": outcome.partition, "offset": outcome.offset}
-            for outcome in outcomes
-        ]
-    )
+
+def _not_written_error(exc: EventsNotWrittenError) -> GatewayError:
+    events = [outcome.as_dict() for outcome in exc.outcomes]
+    if isinstance(exc, EventsRejectedError):
+        failed = sum(outcome.status is EventStatus.FAILED for outcome in exc.outcomes)
+        message = f"{failed} of {len(events)} events are invalid; none was written"
+        return GatewayError(422, "invalid_events", message, events=events)
+    if isinstance(exc, BrokerUnavailableError):
+        message = "the broker took none of the events; retry with the same eids"
+        return GatewayError(503, "broker_unavailable", message, events=events, headers={"Retry-After": "5"})
+    submitted = sum(outcome.status is EventStatus.SUBMITTED for outcome in exc.outcomes)
+    message = f"{submitted} of {len(events)} events were written; retry the failed ones with the same eids"
+    return GatewayError(207, "partially_written", message, events=events)
 
 
 @require_GET
