@@ -1,0 +1,165 @@
+"""Instructions per event of the gateway's request path and of raw confluent-kafka produce, by callgrind.
+
+    python -m bench.gateway.instructions [--requests 40] [--batch 100]
+
+bench.gateway's rates swing by a third between runs on a shared machine; instruction counts do not,
+so this is the figure to compare two versions of the gateway by. It needs valgrind.
+
+Each path runs in a child Python under `valgrind --tool=callgrind`, twice: with --requests requests
+of --batch events, and with three times as many. The difference of the two totals divided by the
+difference in events is the path's instructions per event, so start-up, Django's set-up and the
+warm-up cancel out. Every thread of the child counts, librdkafka's included; the broker (tansu)
+runs outside valgrind and does not.
+
+- gateway: the web process's WSGI application (refundtool.wsgi.application), called in-process as a
+  server would call it, through authentication, validation, produce, the delivery reports and the
+  JSON answer. HTTP parsing (granian's, in Rust) is not in it.
+- raw: bench.gateway's raw producer writing the same records to the same topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.gateway.workload import (
+    EVENT_TYPE,
+    RawProducer,
+    database,
+    gateway_environment,
+    prepare,
+    running,
+    sample_events,
+    scratch_database_url,
+)
+from events.embedded_broker import EmbeddedBroker
+from events.gateway.handler import WSGIApplication
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DISTINCT_BATCHES = 10  # made before counting starts and sent over and over, so making them is not counted
+SCALE = 3  # the larger run has this many times the requests of the smaller one
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=_multiple_of_batches, default=40, help="requests of the smaller run")
+    parser.add_argument("--batch", type=int, default=100, help="events a request")
+    parser.add_argument("--child", choices=["gateway", "raw"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _run_child(args.child, args.requests, args.batch)
+        return
+    if subprocess.run(["valgrind", "--version"], capture_output=True).returncode != 0:
+        sys.exit("bench.gateway.instructions needs valgrind (Debian's package valgrind)")
+
+    with running(EmbeddedBroker().start()) as broker, tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir:
+        database_url = scratch_database_url()
+        env = gateway_environment(broker.bootstrap_servers, database_url, var_dir)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        with database(database_url):
+            env["BENCH_GATEWAY_TOKEN"] = prepare(partitions=6)
+            runs = [
+                (path, requests) for path in ("gateway", "raw") for requests in (args.requests, args.requests * SCALE)
+            ]
+            with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+                totals = dict(
+                    zip(runs, pool.map(lambda run: _count(*run, args.batch, env, var_dir), runs), strict=True)
+                )
+    events = args.requests * (SCALE - 1) * args.batch
+    per_event = {
+        path: (totals[path, args.requests * SCALE] - totals[path, args.requests]) / events
+        for path in ("gateway", "raw")
+    }
+    print(f"instructions per event, {EVENT_TYPE} in batches of {args.batch} ({events:,} events counted per path):")
+    print(f"  gateway request path (WSGI application in-process): {per_event['gateway']:>10,.0f}")
+    print(f"  raw confluent-kafka produce of the same records:    {per_event['raw']:>10,.0f}")
+    print(f"  raw / gateway:                                       {per_event['raw'] / per_event['gateway']:>10.1%}")
+
+
+def _multiple_of_batches(text: str) -> int:
+    value = int(text)
+    if value < DISTINCT_BATCHES or value % DISTINCT_BATCHES:
+        raise argparse.ArgumentTypeError(f"must be a multiple of {DISTINCT_BATCHES}")
+    return value
+
+
+def _count(path: str, requests: int, batch: int, env: dict[str, str], var_dir: str) -> int:
+    """The total instructions of a child run under callgrind."""
+    out = Path(var_dir) / f"callgrind.{path}.{requests}"
+    command = [
+        *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"),
+        *(sys.executable, "-m", "bench.gateway.instructions", "--child", path),
+        *("--requests", str(requests), "--batch", str(batch)),
+    ]
+    finished = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise RuntimeError(f"the {path} run failed:\n{finished.stderr[-3000:]}")
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no instruction total in {out}")
+
+
+def _run_child(path: str, requests: int, batch: int) -> None:
+    import django
+
+    django.setup()
+    import orjson
+
+    batches = [sample_events(batch) for _ in range(DISTINCT_BATCHES)]
+    if path == "raw":
+        producer = RawProducer([event for events in batches for event in events])
+        producer.rate(requests // DISTINCT_BATCHES)
+        return
+    from refundtool.wsgi import application
+
+    token = os.environ["BENCH_GATEWAY_TOKEN"]
+    bodies = [orjson.dumps(events) for events in batches]
+    for body in bodies:  # warm-up: the producer connected, the credential cached
+        _call(application, token, body)
+    for index in range(requests):
+        _call(application, token, bodies[index % DISTINCT_BATCHES])
+
+
+def _call(application: WSGIApplication, token: str, body: bytes) -> None:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/api/events/{EVENT_TYPE}",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    statuses: list[str] = []
+    response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        answer = b"".join(response)
+    finally:
+        response.close()
+    if not statuses[0].startswith("200"):
+        raise RuntimeError(f"the gateway answered {statuses[0]}: {answer[:500]!r}")
+
+
+if __name__ == "__main__":
+    main()
