@@ -334,6 +334,9 @@ def refund_request_rule_errors(data: Mapping[str, Any]) -> list[FieldError]:
     return _rule_errors(_read(data, rules_only=True))
 
 
+_ZERO = Decimal(0)
+
+
 def _rules_hold(data: Any) -> bool:
     """True only when every rule holds; False sends the request to the reading that explains why not.
 
@@ -347,17 +350,18 @@ def _rules_hold(data: Any) -> bool:
             return False
         amount = Decimal(data["amount"])
         delivery = data.get("delivery_amount")
-        total = Decimal(0) if delivery is None else Decimal(delivery)
-        if not amount > 0:
+        total = _ZERO if delivery is None else Decimal(delivery)
+        if not amount > _ZERO:  # against a Decimal: comparing with the int 0 converts it every time
             return False
+        items = data["items"]
         item_ids = set()
-        for item in data["items"]:
+        for item in items:
             unit_price = Decimal(item["unit_price"])
-            if not unit_price > 0:
+            if not unit_price > _ZERO:
                 return False
             item_ids.add(item["item_id"])
             total += unit_price * item["quantity"]
-        return amount == total and len(item_ids) == len(data["items"])
+        return amount == total and len(item_ids) == len(items)
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
         return False
 
