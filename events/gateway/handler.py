@@ -16,6 +16,8 @@ from typing import Any
 
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
@@ -41,7 +43,16 @@ class GatewayMiddlewareMixin:
 
 
 class GatewayHandler(GatewayMiddlewareMixin, WSGIHandler):
-    pass
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        """Django's response, with the Content-Length that CommonMiddleware would have set.
+
+        Without it the web server frames every answer as chunked, and a client learns the length
+        of the body only at its end.
+        """
+        response = super().get_response(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response
 
 
 def route_publishing(application: WSGIApplication) -> WSGIApplication:

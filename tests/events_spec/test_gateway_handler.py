@@ -34,6 +34,7 @@ def test_a_publish_request_skips_the_admin_middleware_and_keeps_the_security_hea
     assert response._handler_class is handler.GatewayHandler
     assert not any(response.has_header(name) for name in ADMIN_STACK_HEADERS)
     assert response["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware ran
+    assert response["Content-Length"] == str(len(response.content))  # not sent chunked
 
 
 def test_every_other_path_keeps_the_whole_middleware_stack(db):
@@ -51,6 +52,7 @@ def test_a_path_under_the_prefix_that_is_no_event_type_is_the_api_s_404(db):
     assert response.status_code == 404
     assert response._handler_class is handler.GatewayHandler
     assert orjson.loads(response.content)["error"]["code"] == "not_found"
+    assert response["Content-Length"] == str(len(response.content))
 
 
 def test_a_failure_inside_the_gateway_is_a_500_with_a_machine_readable_body(gateway, spec_topics, monkeypatch):
