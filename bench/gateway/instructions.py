@@ -11,9 +11,9 @@ difference in events is the path's instructions per event, so start-up, Django's
 warm-up cancel out. Every thread of the child counts, librdkafka's included; the broker (tansu)
 runs outside valgrind and does not.
 
-- gateway: the web process's WSGI application (refundtool.wsgi.application), called in-process as a
-  server would call it, through authentication, validation, produce, the delivery reports and the
-  JSON answer. HTTP parsing (granian's, in Rust) is not in it.
+- gateway: the web process's WSGI application (refundtool.web.worker_application, GC settings
+  included), called in-process as a server would call it: authentication, validation, produce,
+  the delivery reports and the JSON answer. HTTP parsing (granian's, in Rust) is not in it.
 - raw: bench.gateway's raw producer writing the same records to the same topic.
 """
 
@@ -120,8 +120,9 @@ def _run_child(path: str, requests: int, batch: int) -> None:
         producer = RawProducer([event for events in batches for event in events])
         producer.rate(requests // DISTINCT_BATCHES)
         return
-    from refundtool.wsgi import application
+    from refundtool.web import worker_application
 
+    application = worker_application()  # as each web worker gets it, with its GC settings
     token = os.environ["BENCH_GATEWAY_TOKEN"]
     bodies = [orjson.dumps(events) for events in batches]
     for body in bodies:  # warm-up: the producer connected, the credential cached
