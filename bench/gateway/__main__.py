@@ -11,7 +11,9 @@ as many producers sending at once would). Then it prints
 events/s through the gateway in batches of 100 (--batch) and one event a request, single-event latency
 (p50/p99, one client, nothing else running), the raw produce rate of the same records to the same
 topic, and the batched rate as a share of the raw one (the goal is at least 15%). Gateway and raw
-rounds alternate and the medians are reported, because the machine may be shared.
+rounds alternate and the medians are reported, because the machine may be shared; even so the
+rates swing from run to run, and bench.gateway.instructions gives the steadier figure to compare
+versions by. The client is a lean HTTP/1.1 sender, since its CPU is taken from the server's cores.
 """
 
 from __future__ import annotations

@@ -22,22 +22,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.gateway.workload import (
-    EVENT_TYPE,
-    RawProducer,
-    database,
-    gateway_environment,
-    prepare,
-    running,
-    sample_events,
-    scratch_database_url,
-)
+from bench.gateway import workload
 from events.embedded_broker import EmbeddedBroker
 from events.gateway.handler import WSGIApplication
 
@@ -47,7 +39,11 @@ SCALE = 3  # the larger run has this many times the requests of the smaller one
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gateway.instructions",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--requests", type=_multiple_of_batches, default=40, help="requests of the smaller run")
     parser.add_argument("--batch", type=int, default=100, help="events a request")
     parser.add_argument("--child", choices=["gateway", "raw"], help=argparse.SUPPRESS)
@@ -55,18 +51,19 @@ def main() -> None:
     if args.child:
         _run_child(args.child, args.requests, args.batch)
         return
-    if subprocess.run(["valgrind", "--version"], capture_output=True).returncode != 0:
+    if shutil.which("valgrind") is None:
         sys.exit("bench.gateway.instructions needs valgrind (Debian's package valgrind)")
 
-    with running(EmbeddedBroker().start()) as broker, tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir:
-        database_url = scratch_database_url()
-        env = gateway_environment(broker.bootstrap_servers, database_url, var_dir)
+    started = workload.running(EmbeddedBroker().start())
+    with started as broker, tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir:
+        database_url = workload.scratch_database_url()
+        env = workload.gateway_environment(broker.bootstrap_servers, database_url, var_dir)
         os.environ.update(env)
         import django
 
         django.setup()
-        with database(database_url):
-            env["BENCH_GATEWAY_TOKEN"] = prepare(partitions=6)
+        with workload.database(database_url):
+            env["BENCH_GATEWAY_TOKEN"] = workload.prepare(partitions=6)
             runs = [
                 (path, requests) for path in ("gateway", "raw") for requests in (args.requests, args.requests * SCALE)
             ]
@@ -79,7 +76,8 @@ def main() -> None:
         path: (totals[path, args.requests * SCALE] - totals[path, args.requests]) / events
         for path in ("gateway", "raw")
     }
-    print(f"instructions per event, {EVENT_TYPE} in batches of {args.batch} ({events:,} events counted per path):")
+    counted = f"{events:,} events counted per path"
+    print(f"instructions per event, {workload.EVENT_TYPE} in batches of {args.batch} ({counted}):")
     print(f"  gateway request path (WSGI application in-process): {per_event['gateway']:>10,.0f}")
     print(f"  raw confluent-kafka produce of the same records:    {per_event['raw']:>10,.0f}")
     print(f"  raw / gateway:                                       {per_event['raw'] / per_event['gateway']:>10.1%}")
@@ -115,9 +113,9 @@ def _run_child(path: str, requests: int, batch: int) -> None:
     django.setup()
     import orjson
 
-    batches = [sample_events(batch) for _ in range(DISTINCT_BATCHES)]
+    batches = [workload.sample_events(batch) for _ in range(DISTINCT_BATCHES)]
     if path == "raw":
-        producer = RawProducer([event for events in batches for event in events])
+        producer = workload.RawProducer([event for events in batches for event in events])
         producer.rate(requests // DISTINCT_BATCHES)
         return
     from refundtool.web import worker_application
@@ -134,7 +132,7 @@ def _run_child(path: str, requests: int, batch: int) -> None:
 def _call(application: WSGIApplication, token: str, body: bytes) -> None:
     environ = {
         "REQUEST_METHOD": "POST",
-        "PATH_INFO": f"/api/events/{EVENT_TYPE}",
+        "PATH_INFO": f"/api/events/{workload.EVENT_TYPE}",
         "SCRIPT_NAME": "",
         "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1",
