@@ -28,6 +28,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from bench.gateway import workload
 from events.embedded_broker import EmbeddedBroker
@@ -122,35 +123,26 @@ def _run_child(path: str, requests: int, batch: int) -> None:
 
     application = worker_application()  # as each web worker gets it, with its GC settings
     token = os.environ["BENCH_GATEWAY_TOKEN"]
-    bodies = [orjson.dumps(events) for events in batches]
-    for body in bodies:  # warm-up: the producer connected, the credential cached
-        _call(application, token, body)
+    requests_made = [_publish_environ(token, orjson.dumps(events)) for events in batches]
+    for environ, body in requests_made:  # warm-up: the producer connected, the credential cached
+        _call(application, environ, body)
     for index in range(requests):
-        _call(application, token, bodies[index % DISTINCT_BATCHES])
+        _call(application, *requests_made[index % DISTINCT_BATCHES])
 
 
-def _call(application: WSGIApplication, token: str, body: bytes) -> None:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": f"/api/events/{workload.EVENT_TYPE}",
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
+def _publish_environ(token: str, body: bytes) -> tuple[dict[str, Any], bytes]:
+    """A publish request's WSGI environ, made before counting starts, and its body."""
+    from django.test import RequestFactory
+
+    path = f"/api/events/{workload.EVENT_TYPE}"
+    authorization = f"Bearer {token}"
+    request = RequestFactory().post(path, body, content_type="application/json", HTTP_AUTHORIZATION=authorization)
+    return request.environ, body
+
+
+def _call(application: WSGIApplication, environ: dict[str, Any], body: bytes) -> None:
     statuses: list[str] = []
+    environ = {**environ, "wsgi.input": io.BytesIO(body)}  # a body stream is read once
     response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
     try:
         answer = b"".join(response)

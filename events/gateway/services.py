@@ -174,7 +174,8 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
     if not refused:
         _count_outcomes(event_type, submitted=len(events))
         # The common answer, built straight from the reports: at 100 events a request, an object of
-        # ours per event in between was a measurable share of the gateway's work (bench.gateway).
+        # ours per event in between was a measurable share of the gateway's work
+        # (bench.gateway.instructions).
         return [
             {
                 "eid": event["metadata"]["eid"],
