@@ -64,6 +64,36 @@ def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
     return used
 
 
+def cpu_seconds_by_thread(pid: int) -> dict[str, float]:
+    """CPU time (user + system) used so far by the threads of a process and its children, by thread name.
+
+    The name is the one the OS shows (/proc/<pid>/task/<tid>/comm): librdkafka names its threads
+    rdk:..., and events.process.name_os_thread names the service's own. A thread that has exited
+    counts nothing.
+    """
+    import psutil
+
+    used: dict[str, float] = {}
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return used
+    for process in processes:
+        try:
+            threads = process.threads()
+        except psutil.NoSuchProcess:
+            continue
+        for thread in threads:
+            try:
+                with open(f"/proc/{process.pid}/task/{thread.id}/comm") as comm:
+                    name = comm.read().strip()
+            except OSError:
+                continue
+            used[name] = used.get(name, 0.0) + thread.user_time + thread.system_time
+    return used
+
+
 def postgres_server_pids() -> list[int]:
     """The local PostgreSQL server's postmaster: with its children, every process of the server
     (backends, WAL writer, checkpointer, ...), including backends that start later."""

@@ -44,8 +44,9 @@ from bench.gateway.workload import (
     sample_events,
     scratch_database_url,
 )
-from bench.support import cpu_seconds
+from bench.support import cpu_seconds, cpu_seconds_by_thread
 from events.embedded_broker import EmbeddedBroker, free_port
+from events.gateway.publisher import REPORT_THREAD_NAME
 from refundtool import web
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -227,8 +228,23 @@ def _failures_of(payload: bytes) -> str:
 
 
 def _cpu_now(pids: dict[str, list[int]]) -> dict[str, float]:
-    """CPU time so far of the gateway and the broker, and of this process alone (the client)."""
-    return {**cpu_seconds(pids), "client": sum(psutil.Process().cpu_times()[:2])}
+    """CPU time so far of the gateway and the broker, of this process alone (the client), and of the
+    gateway's threads by kind: the web server's (HTTP and the requests' Python), the delivery-report
+    threads, and librdkafka's."""
+    by_kind = dict.fromkeys(GATEWAY_THREAD_KINDS, 0.0)
+    for pid in pids["gateway"]:
+        for name, seconds in cpu_seconds_by_thread(pid).items():
+            by_kind[_thread_kind(name)] += seconds
+    return {**cpu_seconds(pids), "client": sum(psutil.Process().cpu_times()[:2]), **by_kind}
+
+
+GATEWAY_THREAD_KINDS = {"gateway_web": "web", "gateway_reports": "delivery reports", "gateway_rdkafka": "librdkafka"}
+
+
+def _thread_kind(name: str) -> str:
+    if name == REPORT_THREAD_NAME:
+        return "gateway_reports"
+    return "gateway_rdkafka" if name.startswith("rdk:") else "gateway_web"
 
 
 def _run(port: int, token: str, args: argparse.Namespace, pids: dict[str, list[int]]) -> dict[str, Any]:
@@ -259,6 +275,8 @@ def _run(port: int, token: str, args: argparse.Namespace, pids: dict[str, list[i
         rounds[-1]["ratio"] = rounds[-1]["batched_rate"] / rounds[-1]["raw_rate"]
         # Steadier than the rates on a shared machine: it does not count time lost to other processes.
         rounds[-1]["gateway_cpu_us"] = rounds[-1]["cpu_gateway"] / rounds[-1]["batched_rate"] * 1e6
+        for kind in GATEWAY_THREAD_KINDS:
+            rounds[-1][f"{kind}_us"] = rounds[-1][f"cpu_{kind}"] / rounds[-1]["batched_rate"] * 1e6
     single_seconds, _ = _post_all(port, token, [orjson.dumps(message) for message in singles], args.concurrency)
     _, latencies = _post_all(port, token, [orjson.dumps(message) for message in samples], 1)
     return {
@@ -296,6 +314,8 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
         f"client {median['cpu_client']:.2f} (of {os.cpu_count()}); gateway CPU per event "
         f"{median['gateway_cpu_us']:.1f} us"
     )
+    by_thread = ", ".join(f"{label} {median[f'{kind}_us']:.1f}" for kind, label in GATEWAY_THREAD_KINDS.items())
+    print(f"    gateway CPU per event by thread (us): {by_thread}")
     print(f"  gateway, one event a request:        {report['single_rate']:>10,.0f} events/s ({args.single:,} events)")
     print(f"  single-event latency p50 / p99 (one client): {report['p50_ms']:.2f} / {report['p99_ms']:.2f} ms")
     print(f"  raw confluent-kafka produce (median): {median['raw_rate']:>10,.0f} events/s (same records, same topic)")

@@ -383,3 +383,17 @@ def test_the_report_thread_goes_on_after_a_delivery_callback_raises(spec_topics,
 
     deliveries, _ = _publish_timed([second])
     assert _written(deliveries) == [True]
+
+
+def test_the_report_thread_carries_a_name_the_os_shows(spec_topics, fresh_producers):
+    """top -H, ps -L and bench.gateway tell the report thread's CPU time from the request threads' by it."""
+    import time
+    from pathlib import Path
+
+    from events.gateway.publisher import REPORT_THREAD_NAME, gateway_producer
+
+    comm = Path(f"/proc/self/task/{gateway_producer()._report_thread.native_id}/comm")
+    deadline = time.monotonic() + 5
+    while comm.read_text().strip() != REPORT_THREAD_NAME and time.monotonic() < deadline:
+        time.sleep(0.01)  # the thread names itself as it starts
+    assert comm.read_text().strip() == REPORT_THREAD_NAME
