@@ -52,6 +52,8 @@ from refundtool import web
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 GOAL = 0.15
 MAX_REQUEST_EVENTS = 1000  # events.gateway.views.MAX_EVENTS, which needs Django set up to import
+# The gateway's threads by kind, for its CPU per event by thread: see _thread_kind.
+GATEWAY_THREAD_KINDS = {"gateway_web": "web", "gateway_reports": "delivery reports", "gateway_rdkafka": "librdkafka"}
 RAW_PASSES = 5  # the raw producer is ~10x faster: more events keep its measurement as long as the gateway's
 
 
@@ -236,9 +238,6 @@ def _cpu_now(pids: dict[str, list[int]]) -> dict[str, float]:
         for name, seconds in cpu_seconds_by_thread(pid).items():
             by_kind[_thread_kind(name)] += seconds
     return {**cpu_seconds(pids), "client": sum(psutil.Process().cpu_times()[:2]), **by_kind}
-
-
-GATEWAY_THREAD_KINDS = {"gateway_web": "web", "gateway_reports": "delivery reports", "gateway_rdkafka": "librdkafka"}
 
 
 def _thread_kind(name: str) -> str:
