@@ -49,7 +49,7 @@ def main() -> None:
     )
     parser.add_argument("--baseline", default="HEAD", help="git ref of the version to compare with (default HEAD)")
     parser.add_argument("--rounds", type=_positive, default=5)
-    parser.add_argument("--seconds", type=float, default=8.0, help="counted seconds of a round")
+    parser.add_argument("--seconds", type=_seconds, default=8.0, help="counted seconds of a round")
     parser.add_argument("--connections", type=_positive, default=6, help="connections sending to each version")
     parser.add_argument("--batch", type=_positive, default=100, help="events a request")
     parser.add_argument("--workers", type=_positive, default=1, help="web workers of each version")
@@ -91,6 +91,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 
