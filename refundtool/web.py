@@ -58,8 +58,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m refundtool.web", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=_port, default=8000)
-    parser.add_argument("--workers", type=_positive, help="processes (default: WEB_CONCURRENCY, else the cores)")
-    parser.add_argument("--threads", type=_positive, help="threads per process (default: WEB_THREADS, else 4)")
+    parser.add_argument("--workers", type=positive_int, help="processes (default: WEB_CONCURRENCY, else the cores)")
+    parser.add_argument("--threads", type=positive_int, help="threads per process (default: WEB_THREADS, else 4)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--log-level", choices=[level.value for level in LogLevels], default=LogLevels.info.value)
     return parser.parse_args(argv)
@@ -85,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ).serve()
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")

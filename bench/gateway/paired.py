@@ -35,6 +35,7 @@ from bench.gateway.client import Connection, failures_of, publish_request, wait_
 from bench.gateway.workload import database, gateway_environment, prepare, running, sample_events, scratch_database_url
 from bench.support import cpu_seconds
 from events.embedded_broker import EmbeddedBroker, free_port
+from refundtool.web import positive_int
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DISTINCT_BODIES = 50
@@ -48,11 +49,11 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--baseline", default="HEAD", help="git ref of the version to compare with (default HEAD)")
-    parser.add_argument("--rounds", type=_positive, default=5)
+    parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--seconds", type=_seconds, default=8.0, help="counted seconds of a round")
-    parser.add_argument("--connections", type=_positive, default=6, help="connections sending to each version")
-    parser.add_argument("--batch", type=_positive, default=100, help="events a request")
-    parser.add_argument("--workers", type=_positive, default=1, help="web workers of each version")
+    parser.add_argument("--connections", type=positive_int, default=6, help="connections sending to each version")
+    parser.add_argument("--batch", type=positive_int, default=100, help="events a request")
+    parser.add_argument("--workers", type=positive_int, default=1, help="web workers of each version")
     args = parser.parse_args()
 
     with (
@@ -85,13 +86,6 @@ def main() -> None:
                 for server in servers.values():
                     server.wait(timeout=30)
     _print(rounds, args)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def _seconds(text: str) -> float:
