@@ -10,6 +10,31 @@ from contextlib import contextmanager
 from typing import Any
 
 DEFAULT_DATABASE_SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
+BROKER_KINDS = ("tansu", "apache")
+
+
+@contextmanager
+def local_broker(kind: str) -> Iterator[tuple[str, list[int]]]:
+    """A broker of the benchmark's own, stopped afterwards: tansu or a one-node Apache Kafka cluster.
+
+    Yields its bootstrap servers and the pids whose CPU time is the broker's.
+    """
+    if kind == "apache":
+        import tempfile
+        from pathlib import Path
+
+        from events.apache_kafka import ApacheKafkaCluster
+
+        with tempfile.TemporaryDirectory(prefix="bench-kafka-") as directory, ApacheKafkaCluster(Path(directory)) as c:
+            yield c.bootstrap_servers, [node.process.pid for node in c.nodes if node.process is not None]
+        return
+    from events.embedded_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    try:
+        yield broker.bootstrap_servers, [broker.process.pid] if broker.process else []
+    finally:
+        broker.stop()
 
 
 @contextmanager

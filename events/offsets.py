@@ -96,14 +96,18 @@ def offsets_reset(
     to_datetime: datetime | None = None,
     shift: int | None = None,
     force: bool = False,
+    dry_run: bool = False,
 ) -> list[TopicPartition]:
-    """Moves the group's committed offsets on one topic; returns the new offsets."""
+    """Moves the group's committed offsets on one topic; returns the new offsets.
+
+    `dry_run` computes and returns them without moving anything, even while the group is active.
+    """
     chosen = [to_earliest, to_latest, to_offset is not None, to_datetime is not None, shift is not None]
     if sum(chosen) != 1:
         raise ValueError("choose exactly one of to_earliest, to_latest, to_offset, to_datetime, shift")
     if (to_offset is None) != (partition is None):
         raise ValueError("to_offset and partition go together")
-    if not force and group_is_active(group):
+    if not force and not dry_run and group_is_active(group):
         raise OffsetResetRefusedError(f"group {group} has active members; stop them first or force")
     partitions = topic_partitions(topic)
     if partition is not None:
@@ -132,6 +136,8 @@ def offsets_reset(
     new = [
         TopicPartition(t, p, min(max(offset, low[(t, p)]), high[(t, p)])) for (t, p), offset in sorted(target.items())
     ]
+    if dry_run:
+        return new
     admin = admin_client()
     result = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, new)], request_timeout=TIMEOUT)
     result[group].result()

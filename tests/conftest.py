@@ -15,7 +15,9 @@ import pytest
 import redis
 from django.conf import settings
 
+from events.apache_kafka import ApacheKafkaCluster
 from events.embedded_broker import EmbeddedBroker, free_port
+from tests.support import brokers
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -40,18 +42,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def kafka_bootstrap() -> Iterator[str]:
-    """A tansu broker for the whole session; settings and subprocesses point at it."""
-    broker = EmbeddedBroker().start()
-    previous_env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-    yield broker.bootstrap_servers
-    broker.stop()
-    if previous_env is None:
-        os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    else:
-        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = previous_env
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's broker (TEST_KAFKA: tansu or apache); settings and subprocesses point at it."""
+    with brokers.session_broker(tmp_path_factory.mktemp("kafka")) as broker:
+        saved = {name: os.environ.get(name) for name in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_REPLICATION_FACTOR")}
+        settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
+        settings.KAFKA_REPLICATION_FACTOR = broker.replication_factor
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        os.environ["KAFKA_REPLICATION_FACTOR"] = str(broker.replication_factor)
+        _session_broker.append(broker)
+        yield broker.bootstrap_servers
+        _session_broker.clear()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_session_broker: list[brokers.SessionBroker] = []
+
+
+@pytest.fixture
+def kafka_cluster(kafka_bootstrap: str) -> ApacheKafkaCluster:
+    """The session's Apache Kafka cluster, for tests that stop and start its brokers."""
+    cluster = _session_broker[0].cluster
+    if cluster is None:
+        pytest.skip("needs TEST_KAFKA=apache: tansu is a single process with nothing to fail over")
+    return cluster
 
 
 @pytest.fixture
@@ -91,8 +109,15 @@ def celery_worker(redis_client: redis.Redis) -> Iterator[object]:
 
 
 @pytest.fixture
-def fresh_broker(settings, monkeypatch) -> Iterator[str]:
-    """A broker of this test's own, for flows that use the specification's fixed topic names."""
+def fresh_broker(settings, monkeypatch, kafka_bootstrap: str) -> Iterator[str]:
+    """A broker with no topic and no group yet, for flows that use the specification's fixed topic names.
+
+    On tansu a broker of this test's own; on Apache Kafka the session's cluster, emptied first.
+    """
+    if _session_broker[0].cluster is not None:
+        brokers.delete_topics_and_groups(kafka_bootstrap)
+        yield kafka_bootstrap
+        return
     broker = EmbeddedBroker().start()
     settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
@@ -101,14 +126,24 @@ def fresh_broker(settings, monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def cuttable_broker(settings, monkeypatch) -> Iterator[TcpProxy]:
-    """A broker of this test's own that clients reach only through a proxy the test can cut."""
+def cuttable_broker(settings, monkeypatch, tmp_path) -> Iterator[TcpProxy]:
+    """A broker of this test's own that clients reach only through a proxy the test can cut.
+
+    On Apache Kafka: a one-node cluster whose advertised port is the proxy's.
+    """
     proxy_port = free_port()
-    broker = EmbeddedBroker(advertised_port=proxy_port)
-    broker.port = free_port()
-    with TcpProxy(broker.port, listen_port=proxy_port) as proxy:
-        broker.start()
-        settings.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap_servers
-        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
+    if brokers.kind() == "apache":
+        cluster = ApacheKafkaCluster(tmp_path / "kafka", advertised_ports=[proxy_port])
+        target, start, stop = cluster.nodes[0].port, cluster.start, cluster.stop
+    else:
+        broker = EmbeddedBroker(advertised_port=proxy_port)
+        broker.port = free_port()
+        target, start, stop = broker.port, broker.start, broker.stop
+    with TcpProxy(target, listen_port=proxy_port) as proxy:
+        start()
+        settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{proxy_port}"
+        settings.KAFKA_REPLICATION_FACTOR = 1
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{proxy_port}")
+        monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "1")
         yield proxy
-        broker.stop()
+        stop()

@@ -1,11 +1,12 @@
 """Benchmark of the events-bus gateway against raw confluent-kafka produce, in one run.
 
-    python -m bench.gateway [--rounds 3] [--events 30000] [--batch 100] [--concurrency 12] [--workers N] [--threads N]
+    python -m bench.gateway [--rounds 3] [--events 30000] [--batch 100] [--concurrency 12] [--kafka apache]
 
-Starts what it needs: a tansu broker, a PostgreSQL database for the producer credential (created and
-dropped; DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432) and the web
-process (`python -m refundtool.web`: granian, a process per core, 4 threads each) serving the
-project on a free loopback port, with production settings (DEBUG off).
+Starts what it needs: a broker (tansu, or with --kafka apache a one-node Apache Kafka cluster), a
+PostgreSQL database for the producer credential (created and dropped; DATABASE_URL names the
+server, default postgres://postgres@127.0.0.1:5432) and the web process (`python -m refundtool.web`:
+granian, a process per core, 4 threads each) serving the project on a free loopback port, with
+production settings (DEBUG off).
 The batched rounds keep --concurrency requests in flight (default 12: more than the server has threads,
 as many producers sending at once would). Then it prints
 events/s through the gateway in batches of 100 (--batch) and one event a request, single-event latency
@@ -39,12 +40,11 @@ from bench.gateway.workload import (
     database,
     gateway_environment,
     prepare,
-    running,
     sample_events,
     scratch_database_url,
 )
-from bench.support import cpu_seconds, cpu_seconds_by_thread
-from events.embedded_broker import EmbeddedBroker, free_port
+from bench.support import BROKER_KINDS, cpu_seconds, cpu_seconds_by_thread, local_broker
+from events.embedded_broker import free_port
 from events.gateway.publisher import REPORT_THREAD_NAME
 from refundtool import web
 
@@ -67,11 +67,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="threads per web worker (default: the web process's, 4)")
     parser.add_argument("--concurrency", type=int, default=12, help="client connections sending at once")
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--kafka", choices=BROKER_KINDS, default="tansu", help="the broker: tansu or apache (1 node)")
     args = parser.parse_args()
 
-    with running(EmbeddedBroker().start()) as broker, tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir:
+    with (
+        local_broker(args.kafka) as (bootstrap_servers, broker_pids),
+        tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir,
+    ):
+        print(f"broker: {args.kafka} at {bootstrap_servers}")
         database_url = scratch_database_url()
-        env = gateway_environment(broker.bootstrap_servers, database_url, var_dir)
+        env = gateway_environment(bootstrap_servers, database_url, var_dir)
         os.environ.update(env)
         import django
 
@@ -87,7 +92,7 @@ def main() -> None:
             server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
             try:
                 wait_until_serving(port)
-                report = _run(port, token, args, {"gateway": [server.pid], "broker": [broker.process.pid]})
+                report = _run(port, token, args, {"gateway": [server.pid], "broker": broker_pids})
             finally:
                 server.terminate()
                 server.wait(timeout=30)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gateway import workload
-from events.embedded_broker import EmbeddedBroker
+from bench.support import local_broker
 from events.gateway.handler import WSGIApplication
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -55,10 +55,12 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("bench.gateway.instructions needs valgrind (Debian's package valgrind)")
 
-    started = workload.running(EmbeddedBroker().start())
-    with started as broker, tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir:
+    with (
+        local_broker("tansu") as (bootstrap_servers, _),
+        tempfile.TemporaryDirectory(prefix="bench-gateway-") as var_dir,
+    ):
         database_url = workload.scratch_database_url()
-        env = workload.gateway_environment(broker.bootstrap_servers, database_url, var_dir)
+        env = workload.gateway_environment(bootstrap_servers, database_url, var_dir)
         os.environ.update(env)
         import django
 

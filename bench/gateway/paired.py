@@ -32,9 +32,9 @@ from pathlib import Path
 import orjson
 
 from bench.gateway.client import Connection, failures_of, publish_request, wait_until_serving
-from bench.gateway.workload import database, gateway_environment, prepare, running, sample_events, scratch_database_url
-from bench.support import cpu_seconds
-from events.embedded_broker import EmbeddedBroker, free_port
+from bench.gateway.workload import database, gateway_environment, prepare, sample_events, scratch_database_url
+from bench.support import cpu_seconds, local_broker
+from events.embedded_broker import free_port
 from refundtool.web import positive_int
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -58,11 +58,11 @@ def main() -> None:
 
     with (
         _worktree(args.baseline) as baseline_dir,
-        running(EmbeddedBroker().start()) as broker,
+        local_broker("tansu") as (bootstrap_servers, _),
         tempfile.TemporaryDirectory(prefix="bench-paired-") as var_dir,
     ):
         database_url = scratch_database_url()
-        env = gateway_environment(broker.bootstrap_servers, database_url, var_dir)
+        env = gateway_environment(bootstrap_servers, database_url, var_dir)
         os.environ.update(env)
         import django
 

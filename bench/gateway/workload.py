@@ -11,8 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from events.embedded_broker import EmbeddedBroker
-
 EVENT_TYPE = "bob.refund_requested"
 TOPIC = f"{EVENT_TYPE}.v1"
 
@@ -33,15 +31,6 @@ def gateway_environment(bootstrap_servers: str, database_url: str, var_dir: str)
     }
     env.pop("REDIS_URL", None)
     return env
-
-
-@contextmanager
-def running(broker: EmbeddedBroker) -> Iterator[EmbeddedBroker]:
-    """The started broker, stopped afterwards."""
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def scratch_database_url() -> str:

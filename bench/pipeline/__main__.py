@@ -1,8 +1,9 @@
 """Pipeline benchmark: consumer and relay throughput against raw confluent-kafka in the same run.
 
-    python -m bench.pipeline [--events 20000] [--batch-size 500] [--latency-seconds 5]
+    python -m bench.pipeline [--events 20000] [--batch-size 500] [--latency-seconds 5] [--kafka apache]
 
-It starts a tansu broker and a scratch PostgreSQL database (dropped at the end) and measures:
+It starts a broker (tansu, or with --kafka apache a one-node Apache Kafka cluster) and a scratch
+PostgreSQL database (dropped at the end) and measures:
 1. raw consume + parse of N refund requests (the consumer's ceiling) and raw idempotent produce of
    the same bytes (the relay's ceiling);
 2. the consumer end to end: request -> validation -> inbox -> refund, items, audit rows and outbox
@@ -22,6 +23,8 @@ import threading
 import time
 from datetime import timedelta
 
+from bench.support import BROKER_KINDS
+
 GOAL_EVENTS_PER_SECOND = 10_000
 
 
@@ -37,18 +40,18 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--latency-seconds", type=float, default=5.0, help="length of the latency phase")
     parser.add_argument("--latency-rate", type=float, default=100.0, help="refunds per second in that phase")
+    parser.add_argument("--kafka", choices=BROKER_KINDS, default="tansu", help="the broker: tansu or apache (1 node)")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
     os.environ.update(DJANGO_SETTINGS_MODULE="refundtool.settings", REFUNDTOOL_LOG_LEVEL="WARNING")
-    from bench.support import DEFAULT_DATABASE_SERVER, scratch_database
-    from events.embedded_broker import EmbeddedBroker
+    from bench.support import DEFAULT_DATABASE_SERVER, local_broker, scratch_database
 
-    broker = EmbeddedBroker().start()
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-    try:
+    with local_broker(args.kafka) as (bootstrap_servers, broker_pids):
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap_servers
+        print(f"broker: {args.kafka} at {bootstrap_servers}")
         with scratch_database(DEFAULT_DATABASE_SERVER, "refundtool_bench_pipeline") as database_url:
             os.environ["DATABASE_URL"] = database_url
             import django
@@ -62,12 +65,10 @@ def main() -> None:
 
             call_command("migrate", verbosity=0)
             call_command("ensure_topics", "--partitions", "6", verbosity=0)
-            run(args, broker_pid=broker.process.pid)
-    finally:
-        broker.stop()
+            run(args, broker_pids=broker_pids)
 
 
-def run(args: argparse.Namespace, *, broker_pid: int) -> None:
+def run(args: argparse.Namespace, *, broker_pids: list[int]) -> None:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from bench.support import percentile
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace, *, broker_pid: int) -> None:
     for index, processes in enumerate(counts):
         if index:
             _forget_consumed_requests()
-        consumer_rates.append((processes, *_consumer_rate(args, processes, per_partition, broker_pid)))
+        consumer_rates.append((processes, *_consumer_rate(args, processes, per_partition, broker_pids)))
     relay_rate, rows = _relay_rate(args.relay_batch_size)
     p50, p99 = _publish_latency(args, percentile)
 
@@ -167,7 +168,7 @@ def _raw_consume_rate(consumer_class, topic_partition, client_config, topic: str
 
 
 def _consumer_rate(
-    args: argparse.Namespace, processes: int, per_partition: dict[int, int], broker_pid: int
+    args: argparse.Namespace, processes: int, per_partition: dict[int, int], broker_pids: list[int]
 ) -> tuple[float, dict[str, float]]:
     """Refund requests per second through `processes` consumer processes, each on its share of the
     partitions, and the CPU time per event (us) of the consumers, PostgreSQL and the broker meanwhile."""
@@ -200,7 +201,7 @@ def _consumer_rate(
     for worker in workers:
         if worker.stdout.readline().strip() != "ready":
             raise SystemExit("bench: a consumer process did not start")
-    pids = {"consumer": [worker.pid for worker in workers], "postgres": postgres_server_pids(), "broker": [broker_pid]}
+    pids = {"consumer": [worker.pid for worker in workers], "postgres": postgres_server_pids(), "broker": broker_pids}
     cpu_before = cpu_seconds(pids)
     started = time.perf_counter()
     for worker in workers:

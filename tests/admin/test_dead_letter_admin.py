@@ -10,7 +10,7 @@ from events.embedded_broker import free_port
 from events.models import DeadLetterDecision
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 LIST = reverse("admin:events_deadletterdecision_changelist")
 
 

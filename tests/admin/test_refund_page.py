@@ -19,7 +19,7 @@ from refundtool.selectors import REFUND_FLAG_SUBJECT
 from tests.admin.factories import make_refund
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
 
 def _page(client, refund: Refund) -> str:

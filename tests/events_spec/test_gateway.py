@@ -17,6 +17,8 @@ from tests.events_spec.conftest import Gateway, read_records
 from tests.events_spec.samples import sample_message
 from tests.support.wsgi import wsgi_call
 
+pytestmark = pytest.mark.kafka
+
 ERROR_SHAPE = {"code", "message", "errors", "events"}
 
 

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from events.gateway import selectors
 from events.gateway.services import producer_credential_create, producer_credential_update
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)

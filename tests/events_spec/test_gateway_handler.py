@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import orjson
+import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 from prometheus_client import REGISTRY
@@ -12,6 +13,8 @@ from prometheus_client import REGISTRY
 from events.gateway import handler
 from tests.events_spec.samples import sample_message
 from tests.support.wsgi import wsgi_call
+
+pytestmark = pytest.mark.kafka
 
 # Headers that only the admin's middleware adds (sessions and CSRF vary on the cookie; frame options).
 ADMIN_STACK_HEADERS = ("X-Frame-Options", "Vary")

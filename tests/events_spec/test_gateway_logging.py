@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from django.test import Client
 
 from tests.events_spec.conftest import Gateway
+
+pytestmark = pytest.mark.kafka
 
 
 def _request_records(caplog, status: int) -> list[logging.LogRecord]:

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
@@ -29,6 +28,7 @@ from refundtool.celery import app
 from refundtool.models import Refund
 from refundtool.states import RefundStatus
 from tests.fiscal.factories import refunded_refund
+from tests.support.processes import service_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -150,10 +150,8 @@ def test_the_provider_down_past_the_deadline_is_a_recorded_and_visible_breach(
 @pytest.fixture
 def worker_processes(fiscal_emulator, settings) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """`celery -A refundtool worker` as OS processes on the test database, Redis and emulator."""
-    env = dict(os.environ)
-    env.update(
+    env = service_env(
         DJANGO_SETTINGS_MODULE="tests.settings",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
         TEST_REDIS_URL=django_settings.REDIS_URL,
         FISCAL_PROVIDER_URL=fiscal_emulator.api_url,
         FISCAL_POLL_INTERVAL_SECONDS="0.1",

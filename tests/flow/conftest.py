@@ -53,11 +53,11 @@ class Flow:
         data = fake_refund_request(self.rng, country=country) | overrides
         return build_message("bob.refund_requested", data, country=country, producer="bob")
 
-    def publish(self, *messages: dict) -> None:
+    def publish(self, *messages: dict, timeout: float = 10) -> None:
         for message in messages:
             record = kafka_record(message)
             self.producer.produce(record.topic, key=record.key, value=record.value, headers=record.headers)
-        assert self.producer.flush(10) == 0
+        assert self.producer.flush(timeout) == 0
 
     def publish_raw(self, topic: str, value: bytes, key: bytes) -> None:
         self.producer.produce(topic, key=key, value=value)

@@ -17,7 +17,7 @@ from tests.support.kafka import read_all
 from tests.support.processes import service_env, wait_for
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 FINAL = {"refunded", "completed"}
 OUTAGE_SECONDS = 30
 

@@ -10,7 +10,7 @@ from tests.flow.conftest import payloads
 from tests.support.kafka import read_all
 from tests.support.processes import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 FINAL = {"refunded", "completed"}
 
 

@@ -1,11 +1,15 @@
-"""Docker cannot run here, so the compose file is checked for what can break silently: commands."""
+"""Docker cannot run here, so the compose file is checked for what can break silently: commands, and
+that its Kafka is the one the tests run."""
 
 import yaml
 from django.conf import settings
 from django.core.management import get_commands
 
+from events.apache_kafka import broker_settings, kafka_version
+
 COMPOSE = settings.BASE_DIR / "docker-compose.yml"
-INFRASTRUCTURE = {"kafka", "postgres", "redis"}
+KAFKA_NODES = ["kafka1", "kafka2", "kafka3"]
+INFRASTRUCTURE = {*KAFKA_NODES, "postgres", "redis"}
 ONE_SHOT = {"migrate", "topics"}
 
 
@@ -14,7 +18,7 @@ def services() -> dict:
 
 
 def test_compose_has_every_process_and_its_infrastructure():
-    assert {"web", "consumer", "relay", "worker", "beat", "kafka", "postgres", "redis"} <= set(services())
+    assert {"web", "consumer", "relay", "worker", "beat", *INFRASTRUCTURE} <= set(services())
 
 
 def test_every_app_service_command_names_a_real_command():
@@ -42,7 +46,22 @@ def test_app_services_wait_for_healthy_infrastructure():
         if name in INFRASTRUCTURE or name in ONE_SHOT:
             continue
         conditions = {dep: cond["condition"] for dep, cond in service["depends_on"].items()}
-        assert conditions["postgres"] == conditions["redis"] == conditions["kafka"] == "service_healthy", name
+        assert {conditions[dep] for dep in INFRASTRUCTURE} == {"service_healthy"}, name
         assert conditions["migrate"] == conditions["topics"] == "service_completed_successfully", name
     for name in INFRASTRUCTURE:
         assert "healthcheck" in services()[name], name
+
+
+def test_kafka_is_the_version_and_settings_the_tests_run():
+    for node_id, name in enumerate(KAFKA_NODES, start=1):
+        service = services()[name]
+        assert service["image"] == f"apache/kafka:{kafka_version()}", name
+        env = {key: str(value) for key, value in service["environment"].items()}
+        for key, value in broker_settings(len(KAFKA_NODES)).items():
+            assert env.get("KAFKA_" + key.upper().replace(".", "_")) == value, (name, key)
+        assert env["KAFKA_NODE_ID"] == str(node_id)
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+    voters = {services()[name]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"] for name in KAFKA_NODES}
+    assert voters == {",".join(f"{i}@{name}:9093" for i, name in enumerate(KAFKA_NODES, start=1))}
+    bootstrap = yaml.safe_load(COMPOSE.read_text())["x-app"]["environment"]["KAFKA_BOOTSTRAP_SERVERS"]
+    assert bootstrap == ",".join(f"{name}:9092" for name in KAFKA_NODES)

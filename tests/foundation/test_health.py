@@ -3,6 +3,8 @@ from django.test import Client
 
 from events.embedded_broker import free_port
 
+pytestmark = pytest.mark.kafka
+
 
 @pytest.fixture
 def client() -> Client:

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from events.embedded_broker import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 def get(url: str) -> tuple[int, str]:

@@ -25,6 +25,8 @@ from tests.domain.factories import new_refund
 from tests.monitoring.helpers import command_of, incoming, response_to
 from tests.support.kafka import produce_one_by_one
 
+pytestmark = pytest.mark.kafka
+
 COMMAND = "refund.item_ready_to_refund"
 RESPONSE = "payment.refund_processed"
 

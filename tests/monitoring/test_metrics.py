@@ -20,6 +20,8 @@ from tests.monitoring.helpers import metric_samples
 from tests.support.kafka import read_all
 from tests.support.processes import wait_for
 
+pytestmark = pytest.mark.kafka
+
 # Every metric the issue names, by what it is for.
 NAMED = {
     "HTTP": "django_http_requests_total_by_method",

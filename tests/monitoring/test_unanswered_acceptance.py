@@ -21,7 +21,7 @@ from tests.monitoring.helpers import metric_samples
 from tests.support.kafka import read_all
 from tests.support.processes import service_env, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 COMMAND = "refund.item_ready_to_refund"
 TIMEOUT_SECONDS = 2
 

@@ -9,17 +9,10 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import NewTopic
 
 from events.kafka import admin_client, consumer_config, producer_config
 
 JOIN_TIMEOUT_SECONDS = 20
-
-
-def create_topic(name: str) -> str:
-    admin = admin_client()  # held: a collected client fails its pending futures
-    admin.create_topics([NewTopic(name, 1, 1)])[name].result(timeout=10)
-    return name
 
 
 class SingleRecordProducer:

@@ -24,10 +24,12 @@ from events.monitoring.services import lag_sample
 from tests.monitoring_lag.kafka_helpers import (
     SingleRecordProducer,
     consume_and_commit,
-    create_topic,
     join_all,
     new_consumer,
 )
+from tests.support.kafka import create_topic
+
+pytestmark = pytest.mark.kafka
 
 PASS_SPACING_MS = 10_000
 PASSES_WHILE_ALL_COMMIT = 3

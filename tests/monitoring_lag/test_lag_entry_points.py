@@ -20,7 +20,10 @@ from events.kafka import admin_client
 from events.lag import PartitionWindow
 from events.monitoring import store
 from events.monitoring.services import lag_sample
-from tests.monitoring_lag.kafka_helpers import SingleRecordProducer, commit_offset, create_topic
+from tests.monitoring_lag.kafka_helpers import SingleRecordProducer, commit_offset
+from tests.support.kafka import create_topic
+
+pytestmark = pytest.mark.kafka
 
 PASS_WAIT_SECONDS = 20
 

@@ -22,6 +22,8 @@ from refundtool.models import Refund
 from refundtool.simulation import fake_refund_request
 from tests.support.kafka import read_all
 
+pytestmark = pytest.mark.kafka
+
 REQUESTED = "bob.refund_requested.v1"
 PROCESSED = "payment.refund_processed.v1"
 CANCELLED = "bob.refund_cancelled.v1"

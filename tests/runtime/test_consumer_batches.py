@@ -30,6 +30,8 @@ from refundtool.services import Actor, refund_request
 from refundtool.simulation import fake_refund_request
 from tests.support.kafka import read_all
 
+pytestmark = pytest.mark.kafka
+
 TOPIC = "bob.refund_requested.v1"
 # New every time: ids, eids of outgoing events, timestamps.
 VOLATILE = {"id", "refund_id", "eid"} | {

@@ -9,6 +9,8 @@ from events.kafka import java_partition, producer_config
 from events.models import DeadLetterDecision
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
+pytestmark = pytest.mark.kafka
+
 
 @pytest.fixture
 def dead_letter(unique_name):

@@ -1,14 +1,20 @@
 """`manage.py offsets`: on-call moves a group past a message without a release."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from django.core.management import CommandError, call_command
 
-from events.kafka import consumer_config
+from events.kafka import consumer_config, producer_config
 from events.offsets import group_offsets
+from tests.monitoring_lag.kafka_helpers import commit_offset
+from tests.support import brokers
 from tests.support.kafka import create_topic, produce_one_by_one
+
+pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
@@ -51,18 +57,47 @@ def test_reset_moves_the_group(topic_with_group, args, expected):
     assert committed(group, topic) == {0: expected}
 
 
-def test_reset_to_datetime_sets_an_offset_in_range(topic_with_group):
-    # tansu answers offsets_for_times with the earliest offset whatever the timestamp (DESIGN §6);
-    # Apache Kafka answers the first offset at or after it. Here we can only check the command path.
+def test_reset_to_datetime_lands_on_the_first_message_at_or_after_it(unique_name):
+    topic = create_topic(unique_name("offsets-time"))
+    start_ms = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+    producer = Producer(producer_config())
+    for i in range(10):
+        producer.produce(topic, value=f"m{i}".encode(), timestamp=start_ms + i * 60_000)
+        assert producer.flush(10) == 0
+    group = commit_offset(unique_name("group"), topic, 0)
+    call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-datetime", "2026-01-01T00:05:30+00:00")
+    if brokers.kind() == "tansu":
+        # tansu answers offsets_for_times with the earliest offset whatever the timestamp (DESIGN §6):
+        # there only the command path can be checked.
+        assert 0 <= committed(group, topic)[0] <= 10
+    else:
+        assert committed(group, topic) == {0: 6}
+    call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-datetime", "2027-01-01T00:00:00+00:00")
+    assert committed(group, topic) == {0: 10}, "a time after the last message puts the group at the end"
+
+
+def test_a_dry_run_prints_each_move_and_moves_nothing(topic_with_group, capsys):
     topic, group = topic_with_group
-    call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-datetime", "2026-01-01T00:00:00+00:00")
-    assert 0 <= committed(group, topic)[0] <= 10
+    call_command("offsets", "reset", "--group", group, "--topic", topic, "--shift", "-2", "--dry-run")
+    out = capsys.readouterr().out
+    assert f"{topic} [0] 6 -> 4 (dry run)" in out
+    assert "nothing was moved" in out
+    assert committed(group, topic) == {0: 6}
 
 
-def test_reset_is_refused_while_the_group_has_active_members_unless_forced(unique_name):
+def test_a_dry_run_on_an_active_group_says_the_reset_would_be_refused(unique_name, capsys):
     topic = create_topic(unique_name("offsets"))
-    produce_one_by_one(topic, [b"x"])
+    produce_one_by_one(topic, [b"x", b"y"])
     group = unique_name("group")
+    with active_member(group, topic):
+        call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-latest", "--dry-run")
+    out = capsys.readouterr().out
+    assert f"{topic} [0] - -> 2 (dry run)" in out
+    assert "would be refused without --force" in out
+
+
+@contextmanager
+def active_member(group: str, topic: str) -> Iterator[None]:
     stop = threading.Event()
     joined = threading.Event()
 
@@ -77,12 +112,20 @@ def test_reset_is_refused_while_the_group_has_active_members_unless_forced(uniqu
     thread.start()
     try:
         assert joined.wait(30)
-        with pytest.raises(CommandError, match="active members"):
-            call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-latest")
-        call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-latest", "--force")
+        yield
     finally:
         stop.set()
         thread.join()
+
+
+def test_reset_is_refused_while_the_group_has_active_members_unless_forced(unique_name):
+    topic = create_topic(unique_name("offsets"))
+    produce_one_by_one(topic, [b"x"])
+    group = unique_name("group")
+    with active_member(group, topic):
+        with pytest.raises(CommandError, match="active members"):
+            call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-latest")
+        call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-latest", "--force")
 
 
 @pytest.mark.parametrize(

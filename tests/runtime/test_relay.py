@@ -19,7 +19,7 @@ from refundtool.services import Actor, refund_request
 from refundtool.simulation import fake_refund_request
 from tests.support.kafka import read_all
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

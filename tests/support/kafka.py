@@ -7,13 +7,16 @@ import uuid
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
+from django.conf import settings
 
 from events.kafka import admin_client, client_config, producer_config
 
 
 def create_topic(name: str, partitions: int = 1) -> str:
+    """A topic replicated as the session's broker wants (3 on a 3-node Apache Kafka cluster, else 1)."""
     admin = admin_client()  # the client must outlive its futures
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result()
+    new = NewTopic(name, num_partitions=partitions, replication_factor=settings.KAFKA_REPLICATION_FACTOR)
+    admin.create_topics([new])[name].result(timeout=30)
     return name
 
 
@@ -35,6 +38,30 @@ def read_all(topic: str, *, expect: int, timeout: float = 20.0) -> list[Message]
     try:
         while len(messages) < expect and time.monotonic() < deadline:
             messages += [m for m in consumer.consume(500, 0.5) if not m.error()]
+        return messages
+    finally:
+        consumer.close()
+
+
+def read_to_end(topic: str, *, timeout: float = 30.0) -> list[Message]:
+    """Every record of a topic up to its high watermarks now, doubles included, in partition order.
+
+    Exact on Apache Kafka; tansu can report a low high watermark after a batch (DESIGN §6).
+    """
+    consumer = Consumer(client_config(**{"group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+    positions = dict.fromkeys(ends, 0)
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while any(positions[p] < end for p, end in ends.items()):
+            assert time.monotonic() < deadline, f"{topic}: read up to {positions} of {ends} in {timeout}s"
+            for message in consumer.consume(500, 0.5):
+                if not message.error() and message.offset() < ends[message.partition()]:
+                    messages.append(message)
+                    positions[message.partition()] = message.offset() + 1
         return messages
     finally:
         consumer.close()

@@ -3,7 +3,13 @@ from datetime import datetime
 from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.offsets import OffsetResetRefusedError, group_offsets, offsets_reset
+from events.offsets import (
+    OffsetResetRefusedError,
+    committed_offsets,
+    group_is_active,
+    group_offsets,
+    offsets_reset,
+)
 
 
 class Command(BaseCommand):
@@ -25,6 +31,9 @@ class Command(BaseCommand):
         target.add_argument("--shift", type=int, metavar="N")
         reset.add_argument("--partition", type=int, help="with --to-offset: the partition to move")
         reset.add_argument("--force", action="store_true", help="even while the group has active members")
+        reset.add_argument(
+            "--dry-run", action="store_true", help="print each partition's committed and new offset; move nothing"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         try:
@@ -61,6 +70,18 @@ class Command(BaseCommand):
             to_datetime=options["to_datetime"],
             shift=options["shift"],
             force=options["force"],
+            dry_run=options["dry_run"],
         )
+        if not options["dry_run"]:
+            for tp in moved:
+                self.stdout.write(f"{tp.topic} [{tp.partition}] -> {tp.offset}")
+            return
+        committed = committed_offsets(options["group"], [options["topic"]])
         for tp in moved:
-            self.stdout.write(f"{tp.topic} [{tp.partition}] -> {tp.offset}")
+            now = committed.get((tp.topic, tp.partition))
+            self.stdout.write(f"{tp.topic} [{tp.partition}] {'-' if now is None else now} -> {tp.offset} (dry run)")
+        if not options["force"] and group_is_active(options["group"]):
+            self.stdout.write(
+                f"group {options['group']} has active members: the reset would be refused without --force"
+            )
+        self.stdout.write("dry run: nothing was moved")

@@ -1,6 +1,8 @@
 """Runs the whole service on one machine: the README's first command ends here.
 
-It starts the embedded broker when KAFKA_BOOTSTRAP_SERVERS is not set, migrates, removes the metric
+It starts a local broker when KAFKA_BOOTSTRAP_SERVERS is not set (tansu, the fast start, or with
+`--kafka apache` an Apache Kafka cluster of `--kafka-brokers` nodes keeping its data in
+var/kafka), migrates, removes the metric
 files an earlier run left in PROMETHEUS_MULTIPROC_DIR, makes sure a development admin exists, then
 supervises web, Celery worker and beat, and every long-running
 management command of the service that exists (consumers, outbox relay, simulators, fiscal
@@ -23,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from events.apache_kafka import ApacheKafkaCluster, ClusterError, kafka_version
 from events.embedded_broker import EmbeddedBroker, port_is_free
 from events.monitoring.multiprocess import clear_stale_files
 from events.topics import topics_ensure
@@ -47,11 +50,20 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
         parser.add_argument("--fiscal-emulator-port", type=int, default=8081)
         parser.add_argument("--no-simulators", action="store_true", help="do not start the BOB and Payment simulators")
+        parser.add_argument(
+            "--kafka",
+            choices=["tansu", "apache"],
+            default="tansu",
+            help="the local broker, when KAFKA_BOOTSTRAP_SERVERS is not set: tansu (default) or Apache Kafka",
+        )
+        parser.add_argument(
+            "--kafka-brokers", type=int, choices=[1, 3], default=1, help="with --kafka apache: nodes in the cluster"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         self.stopping = False
         self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self.broker: EmbeddedBroker | None = None
+        self.broker: EmbeddedBroker | ApacheKafkaCluster | None = None
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
@@ -60,7 +72,7 @@ class Command(BaseCommand):
         env = dict(os.environ)
         try:
             if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-                self.broker = self._start_broker()
+                self.broker = self._start_broker(str(options["kafka"]), int(options["kafka_brokers"]))  # type: ignore[call-overload]
                 env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
                 settings.KAFKA_BOOTSTRAP_SERVERS = self.broker.bootstrap_servers
             call_command("migrate", interactive=False, verbosity=0)
@@ -78,8 +90,18 @@ class Command(BaseCommand):
         finally:
             self._stop_all()
 
-    def _start_broker(self) -> EmbeddedBroker:
+    def _start_broker(self, kind: str, nodes: int) -> EmbeddedBroker | ApacheKafkaCluster:
         host, port = settings.EMBEDDED_KAFKA_BOOTSTRAP.rsplit(":", 1)
+        if kind == "apache":
+            # Fixed ports when they are free (9092 and up, controllers 9192 and up), as with tansu.
+            wanted = [int(port) + i for i in range(nodes)] + [int(port) + 100 + i for i in range(nodes)]
+            first = int(port) if all(port_is_free(host, p) for p in wanted) else 0
+            self.stdout.write(f"starting Apache Kafka ({nodes} broker(s)), data in {settings.VAR_DIR / 'kafka'}")
+            self.stdout.flush()
+            try:
+                return ApacheKafkaCluster(settings.VAR_DIR / "kafka", brokers=nodes, port=first).start()
+            except ClusterError as exc:
+                raise CommandError(str(exc)) from exc
         broker = EmbeddedBroker(host=host, port=int(port) if port_is_free(host, int(port)) else 0)
         return broker.start()
 
@@ -128,7 +150,7 @@ class Command(BaseCommand):
             f"  login      {DEV_ADMIN_USERNAME} / {DEV_ADMIN_PASSWORD}",
             f"  database   {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
             f" {settings.DATABASES['default']['NAME']}",
-            f"  kafka      {settings.KAFKA_BOOTSTRAP_SERVERS}" + (" (embedded tansu)" if self.broker else ""),
+            f"  kafka      {settings.KAFKA_BOOTSTRAP_SERVERS}" + self._broker_label(),
             f"  celery     {settings.CELERY_BROKER_URL if settings.REDIS_URL else 'filesystem transport'}",
         ]
         if "fiscal-emulator" in self.children:
@@ -136,6 +158,11 @@ class Command(BaseCommand):
         lines.append("  processes  " + ", ".join(f"{name} (pid {p.pid})" for name, p in self.children.items()))
         self.stdout.write("\n".join(lines), ending="\n")
         self.stdout.flush()
+
+    def _broker_label(self) -> str:
+        if isinstance(self.broker, ApacheKafkaCluster):
+            return f" (local Apache Kafka {kafka_version()}, {len(self.broker.nodes)} broker(s))"
+        return " (embedded tansu)" if self.broker else ""
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -146,8 +173,8 @@ class Command(BaseCommand):
                 if process.poll() is not None:
                     self.stderr.write(f"{name} exited with code {process.returncode}; stopping everything")
                     return
-            if self.broker and self.broker.process and self.broker.process.poll() is not None:
-                self.stderr.write("the embedded broker exited; stopping everything")
+            if self.broker and not self.broker.running:
+                self.stderr.write("the local broker exited; stopping everything")
                 return
             time.sleep(0.2)
 
