@@ -70,8 +70,8 @@ def test_reset_to_datetime_lands_on_the_first_message_at_or_after_it(unique_name
         # tansu answers offsets_for_times with the earliest offset whatever the timestamp (DESIGN §6):
         # there only the command path can be checked.
         assert 0 <= committed(group, topic)[0] <= 10
-    else:
-        assert committed(group, topic) == {0: 6}
+        return
+    assert committed(group, topic) == {0: 6}
     call_command("offsets", "reset", "--group", group, "--topic", topic, "--to-datetime", "2027-01-01T00:00:00+00:00")
     assert committed(group, topic) == {0: 10}, "a time after the last message puts the group at the end"
 
