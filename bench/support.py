@@ -23,12 +23,12 @@ def local_broker(kind: str) -> Iterator[tuple[str, list[int]]]:
         import tempfile
         from pathlib import Path
 
-        from events.apache_kafka import ApacheKafkaCluster
+        from events.messaging.apache_kafka import ApacheKafkaCluster
 
         with tempfile.TemporaryDirectory(prefix="bench-kafka-") as directory, ApacheKafkaCluster(Path(directory)) as c:
             yield c.bootstrap_servers, [node.process.pid for node in c.nodes if node.process is not None]
         return
-    from events.embedded_broker import EmbeddedBroker
+    from events.messaging.embedded_broker import EmbeddedBroker
 
     broker = EmbeddedBroker().start()
     try:
@@ -93,7 +93,7 @@ def cpu_seconds_by_thread(pid: int) -> dict[str, float]:
     """CPU time (user + system) used so far by the threads of a process and its children, by thread name.
 
     The name is the one the OS shows (/proc/<pid>/task/<tid>/comm): librdkafka names its threads
-    rdk:..., and events.process.name_os_thread names the service's own. A thread that has exited
+    rdk:..., and events.messaging.process.name_os_thread names the service's own. A thread that has exited
     counts nothing.
     """
     import psutil

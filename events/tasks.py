@@ -1,38 +1,8 @@
-"""Celery entry points of the events infrastructure.
+"""Celery's autodiscovery imports the events app's tasks from here; they live in their rooms.
 
-The periodic ones declare no retries: beat runs the next pass within its interval, which is the retry.
+events.monitoring is an app of its own, so its tasks (events.monitoring.tasks) are found without this.
 """
 
-from __future__ import annotations
+from events.messaging.tasks import prune_inbox
 
-from datetime import timedelta
-
-from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
-
-from events.expectations import expectations_check
-from events.inbox import inbox_prune
-from events.monitoring.history import lag_history_record
-from events.monitoring.services import lag_sample
-
-
-@shared_task(name="events.sample_consumer_lag", max_retries=0)
-def sample_consumer_lag() -> None:
-    lag_sample(timeout_seconds=min(10.0, float(settings.LAG_SAMPLE_INTERVAL_SECONDS)))
-
-
-@shared_task(name="events.check_response_expectations", max_retries=0)
-def check_response_expectations() -> dict[str, int]:
-    result = expectations_check()
-    return {"newly_overdue": result.newly_overdue, "pruned": result.pruned}
-
-
-@shared_task(name="events.record_lag_history", max_retries=0)
-def record_lag_history() -> int:
-    return len(lag_history_record())
-
-
-@shared_task(name="events.prune_inbox", max_retries=0)
-def prune_inbox() -> int:
-    return inbox_prune(received_before=timezone.now() - timedelta(hours=settings.INBOX_RETENTION_HOURS))
+__all__ = ["prune_inbox"]

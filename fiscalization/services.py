@@ -44,6 +44,7 @@ from fiscalization.builder import (
 from fiscalization.models import LIVE_STATUSES, Receipt, ReceiptStatus
 from fiscalization.provider import AtolClient, ProviderError, ProviderRejected, ProviderUnavailable, Report
 from fiscalization.selectors import latest_receipts_by_part, receipt_source_of
+from refundtool.celery import app as celery_app
 from refundtool.models import Refund
 from refundtool.services import Actor, refund_apply_fiscal_result
 from refundtool.states import TERMINAL_STATUSES, FiscalStatus, RefundStatus
@@ -65,22 +66,28 @@ def _after_longest_backoff(now: datetime) -> datetime:
     return now + _attempt_lease() + timedelta(seconds=settings.FISCAL_RETRY_BACKOFF_MAX_SECONDS)
 
 
-def _enqueue_register(receipt_id: int) -> None:
-    from fiscalization.tasks import register_receipt
+# The Celery tasks (fiscalization.tasks) call these services; the services enqueue the tasks by name,
+# so neither module imports the other. CELERY_TASK_ROUTES sends every one to the fiscal queue.
+REGISTER_RECEIPT_TASK = "fiscalization.register_receipt"
+POLL_RECEIPT_TASK = "fiscalization.poll_receipt"
+SETTLE_REFUND_TASK = "fiscalization.settle_refund"
+SWEEP_RECEIPTS_TASK = "fiscalization.sweep_receipts"
 
-    transaction.on_commit(lambda: register_receipt.delay(receipt_id), robust=True)
+
+def _enqueue(task: str, *args: object, countdown: float | None = None) -> None:
+    transaction.on_commit(lambda: celery_app.send_task(task, args=args, countdown=countdown), robust=True)
+
+
+def _enqueue_register(receipt_id: int) -> None:
+    _enqueue(REGISTER_RECEIPT_TASK, receipt_id)
 
 
 def _enqueue_poll(receipt_id: int, *, countdown: float) -> None:
-    from fiscalization.tasks import poll_receipt
-
-    transaction.on_commit(lambda: poll_receipt.apply_async((receipt_id,), countdown=countdown), robust=True)
+    _enqueue(POLL_RECEIPT_TASK, receipt_id, countdown=countdown)
 
 
 def _enqueue_settle(refund_id: UUID) -> None:
-    from fiscalization.tasks import settle_refund
-
-    transaction.on_commit(lambda: settle_refund.delay(str(refund_id)), robust=True)
+    _enqueue(SETTLE_REFUND_TASK, str(refund_id))
 
 
 # --- creation -------------------------------------------------------------------------------------

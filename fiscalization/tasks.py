@@ -31,7 +31,7 @@ def provider_backoff(retries: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-@shared_task(bind=True, name="fiscalization.register_receipt", acks_late=True, max_retries=None)
+@shared_task(bind=True, name=services.REGISTER_RECEIPT_TASK, acks_late=True, max_retries=None)
 def register_receipt(self: Task, receipt_id: int) -> None:
     try:
         services.receipt_register(receipt_id=receipt_id)
@@ -39,7 +39,7 @@ def register_receipt(self: Task, receipt_id: int) -> None:
         raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
-@shared_task(bind=True, name="fiscalization.poll_receipt", acks_late=True, max_retries=None)
+@shared_task(bind=True, name=services.POLL_RECEIPT_TASK, acks_late=True, max_retries=None)
 def poll_receipt(self: Task, receipt_id: int) -> None:
     try:
         services.receipt_poll(receipt_id=receipt_id)
@@ -47,11 +47,11 @@ def poll_receipt(self: Task, receipt_id: int) -> None:
         raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
-@shared_task(name="fiscalization.settle_refund", acks_late=True)
+@shared_task(name=services.SETTLE_REFUND_TASK, acks_late=True)
 def settle_refund(refund_id: str) -> None:
     services.refund_fiscal_settle(refund_id=UUID(refund_id))
 
 
-@shared_task(name="fiscalization.sweep_receipts", acks_late=True)
+@shared_task(name=services.SWEEP_RECEIPTS_TASK, acks_late=True)
 def sweep_receipts() -> dict[str, int]:
     return asdict(services.receipts_sweep())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.contracts.query import integer, query_parse
 from fiscalization.models import Receipt
 from fiscalization.selectors import breached_receipts
 
@@ -39,22 +40,9 @@ class BreachedReceiptSerializer(serializers.ModelSerializer):
         ]
 
 
-class BreachedReceiptsQuery(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-
-
 class BreachedReceiptsPage(serializers.Serializer):
     count = serializers.IntegerField()
     results = BreachedReceiptSerializer(many=True)
-
-
-class FieldErrorSerializer(serializers.Serializer):
-    path = serializers.CharField()
-    message = serializers.CharField()
-
-
-class FieldErrorsSerializer(serializers.Serializer):
-    errors = FieldErrorSerializer(many=True)
 
 
 class BreachedReceiptsView(APIView):
@@ -63,21 +51,16 @@ class BreachedReceiptsView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
-        parameters=[BreachedReceiptsQuery], responses={200: BreachedReceiptsPage, 400: FieldErrorsSerializer}
+        parameters=[OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}")],
+        responses={200: BreachedReceiptsPage, 400: OpenApiResponse(description="the one error shape")},
     )
     def get(self, request: Request) -> Response:
-        query = BreachedReceiptsQuery(data=request.query_params)
-        if not query.is_valid():
-            errors = [
-                {"path": f"/query/{field}", "message": str(message)}
-                for field, messages in query.errors.items()
-                for message in messages
-            ]
-            return Response({"errors": errors}, status=400)
+        # A QueryError goes to the API's exception handler: the one error shape, details at /query/limit.
+        query = query_parse(request.query_params, {"limit": integer(1, MAX_LIMIT, default=DEFAULT_LIMIT)})
         receipts = breached_receipts()
         return Response(
             {
                 "count": receipts.count(),
-                "results": BreachedReceiptSerializer(receipts[: query.validated_data["limit"]], many=True).data,
+                "results": BreachedReceiptSerializer(receipts[: query["limit"]], many=True).data,
             }
         )

@@ -6,7 +6,6 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from events.handlers import register_handler
-        from payments.handlers import handle_refund_processed
+        from payments import wiring
 
-        register_handler("payment.refund_processed", handle_refund_processed)
+        wiring.connect()

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from events.exceptions import RejectMessage, RetryMessageLater
-from events.handlers import IncomingEvent
+from events.messaging.exceptions import RejectMessage, RetryMessageLater
+from events.messaging.handlers import IncomingEvent
 from refundtool.exceptions import RefundError, RefundNotFoundError
 from refundtool.services import Actor, refund_apply_payment_result
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from events.envelope import MalformedMessage, build_message, decode_message, kafka_record
-from events.kafka import consumer_config, producer_config
-from events.specification import get_event_spec
-from events.validation import validate_message
+from events.contracts.envelope import MalformedMessage, build_message, decode_message, kafka_record
+from events.contracts.specification import get_event_spec
+from events.contracts.validation import validate_message
+from events.messaging.kafka import consumer_config, producer_config
 
 logger = logging.getLogger(__name__)
 COMMAND = "refund.item_ready_to_refund"

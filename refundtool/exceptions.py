@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from events.errors import FieldError
+from events.contracts.errors import FieldError
 
 
 class RefundError(Exception):

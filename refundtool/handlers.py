@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from events.exceptions import RejectMessage
-from events.handlers import IncomingEvent
+from events.messaging.exceptions import RejectMessage
+from events.messaging.handlers import IncomingEvent
 from refundtool.exceptions import RefundError, RefundNotFoundError
 from refundtool.selectors import refund_get_by_request_id
 from refundtool.services import Actor, refund_cancel, refund_request, refund_request_many

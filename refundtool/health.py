@@ -12,7 +12,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from events.kafka import broker_check
+from events.messaging.kafka import broker_check
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ ANYONE = (ActorKind.EVENT, ActorKind.USER, ActorKind.SYSTEM)
 @functools.cache
 def _field_defaults(model: type[models.Model]) -> dict[str, Callable[[], Any]]:
     """Each concrete field's attname and the function giving its default, in the fields' order."""
-    return {field.attname: field._get_default for field in model._meta.concrete_fields}
+    return {field.attname: field.get_default for field in model._meta.concrete_fields}
 
 
 class Refund(ConcurrentTransitionMixin, models.Model):

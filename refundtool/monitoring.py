@@ -26,10 +26,9 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from events.models import ResponseExpectation
 from events.monitoring.flags import flags_clear, flags_raise
 from events.monitoring.history import samples_record
-from events.monitoring.models import Sample
+from events.monitoring.models import ResponseExpectation, Sample
 from refundtool.selectors import REFUND_FLAG_SUBJECT, refund_counts_by_status, refunds_stuck
 from refundtool.states import ITEM_READY_TO_REFUND, TERMINAL_STATUSES, RefundStatus
 
@@ -98,7 +97,7 @@ def refund_states_record(*, now: datetime | None = None) -> list[Sample]:
 
 
 def flag_unanswered_payments(sender: Any, *, expectations: Sequence[ResponseExpectation], **kwargs: Any) -> None:
-    """events.expectations.expectation_overdue: flags the refund of every overdue item_ready_to_refund."""
+    """events.monitoring.expectations.expectation_overdue: flags the refund of every overdue item_ready_to_refund."""
     details = {
         expectation.correlation_value: (
             f"Payment has not answered item_ready_to_refund {expectation.command_eid}, sent "

@@ -34,7 +34,7 @@ def refund_states_chart(since: datetime, until: datetime) -> Chart:
         unit="count",
         lines=lines,
         description="Refunds waiting in each open state (completed and cancelled are left out: they only grow).",
-        gap_seconds=3 * settings.MONITORING_SAMPLE_INTERVAL_SECONDS,
+        gap_seconds=3 * settings.REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS,
     )
 
 

@@ -47,5 +47,9 @@ def register_receipt_source(source: ReceiptSource) -> None:
         _sources.append(source)
 
 
+def registered_receipt_sources() -> list[ReceiptSource]:
+    return list(_sources)
+
+
 def refund_receipts(refund: Refund) -> list[ReceiptView]:
     return [view for source in _sources for view in source(refund)]

@@ -2,14 +2,12 @@
 
 Rows are produced lazily from a server-side cursor, in chunks, so memory stays flat whatever the
 period holds; the writers stream CSV and fill an openpyxl write-only workbook. Dates are shown in
-settings.BUSINESS_TIME_ZONE; money stays Decimal (numbers in XLSX, two decimals in CSV).
+settings.REFUNDTOOL_BUSINESS_TIME_ZONE; money stays Decimal (numbers in XLSX, two decimals in CSV).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,7 +26,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from events.errors import FieldError
+from events.contracts.errors import FieldError
+from events.contracts.query import QueryError, choice, iso_date, query_parse
 from refundtool.models import Refund, RefundItem
 from refundtool.selectors import SlaStatus, refunds_without_receipt, sla_of
 from refundtool.states import RefundStatus, VatRate
@@ -41,14 +40,6 @@ RATES_WITH_VAT = [rate for rate in VatRate.values if rate != VatRate.NONE]
 VAT_COLUMNS = ["goods without VAT"] + [
     heading for rate in RATES_WITH_VAT for heading in (f"goods at VAT {rate}%", f"VAT {rate}%")
 ]
-
-
-class ReportParametersError(Exception):
-    """The query parameters are wrong; `errors` name each one ("/date_from")."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{error.path}: {error.message}" for error in errors))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,36 +77,23 @@ class ReportQuery:
 
 
 def business_zone() -> ZoneInfo:
-    return ZoneInfo(settings.BUSINESS_TIME_ZONE)
+    return ZoneInfo(settings.REFUNDTOOL_BUSINESS_TIME_ZONE)
 
 
-def report_query_parse(params: Mapping[str, str], *, period_required: bool) -> ReportQuery:
-    """Reads date_from, date_to (YYYY-MM-DD), country and status; every wrong one is reported at once."""
-    errors: list[FieldError] = []
-    dates: dict[str, date | None] = {}
-    for name in ("date_from", "date_to"):
-        raw = (params.get(name) or "").strip()
-        dates[name] = None
-        if not raw:
-            if period_required:
-                errors.append(FieldError(f"/{name}", "is required (YYYY-MM-DD)"))
-            continue
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            with contextlib.suppress(ValueError):
-                dates[name] = date.fromisoformat(raw)
-        if dates[name] is None:
-            errors.append(FieldError(f"/{name}", f"{raw!r} is not a date (YYYY-MM-DD)"))
-    if dates["date_from"] and dates["date_to"] and dates["date_from"] > dates["date_to"]:
-        errors.append(FieldError("/date_to", "is before date_from"))
-    country = (params.get("country") or "").strip().upper() or None
-    if country and country not in settings.REFUNDTOOL_COUNTRIES:
-        errors.append(FieldError("/country", f"{country!r} is not one of {', '.join(settings.REFUNDTOOL_COUNTRIES)}"))
-    status = (params.get("status") or "").strip() or None
-    if status and status not in RefundStatus.values:
-        errors.append(FieldError("/status", f"{status!r} is not one of {', '.join(RefundStatus.values)}"))
-    if errors:
-        raise ReportParametersError(errors)
-    return ReportQuery(date_from=dates["date_from"], date_to=dates["date_to"], country=country, status=status)
+def report_query_parse(params: Mapping[str, Any], *, period_required: bool) -> ReportQuery:
+    """Reads date_from, date_to (YYYY-MM-DD), country and status; raises QueryError naming every wrong one."""
+    query = query_parse(
+        params,
+        {
+            "date_from": iso_date(required=period_required),
+            "date_to": iso_date(required=period_required),
+            "country": choice(settings.REFUNDTOOL_COUNTRIES, normalize=str.upper),
+            "status": choice(RefundStatus.values),
+        },
+    )
+    if query["date_from"] and query["date_to"] and query["date_from"] > query["date_to"]:
+        raise QueryError([FieldError("/query/date_to", "is before date_from")])
+    return ReportQuery(**query)
 
 
 # --- the refunds report ---------------------------------------------------------------------------
@@ -159,7 +137,7 @@ class ReportLayout:
 
 def _layout(columns: list[tuple[str, str]]) -> ReportLayout:
     """`columns` are (heading, kind) with kind "", "datetime" (the heading gets the zone) or "bool"."""
-    zone = settings.BUSINESS_TIME_ZONE
+    zone = settings.REFUNDTOOL_BUSINESS_TIME_ZONE
     return ReportLayout(
         header=[f"{heading} ({zone})" if kind == "datetime" else heading for heading, kind in columns],
         datetime_columns=tuple(i for i, (_, kind) in enumerate(columns) if kind == "datetime"),

@@ -15,7 +15,7 @@ from django.db.models import Count, Q, QuerySet, UUIDField
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
 
-from events.models import InboxMessage, OutboxMessage
+from events.messaging.models import InboxMessage, OutboxMessage
 from events.monitoring.flags import flags_of, flags_open
 from events.monitoring.models import Flag
 from refundtool.exceptions import RefundNotFoundError

@@ -9,6 +9,7 @@ input that is already applied is a no-op and also writes nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,9 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import Transition
 
-from events.bulk import bulk_insert, copy_rows
-from events.errors import FieldError
-from events.outbox import OutgoingEvent, outbox_messages, outbox_write
+from events.contracts.errors import FieldError
+from events.messaging.bulk import insert_objects, insert_rows
+from events.messaging.outbox import OutgoingEvent, outbox_messages, outbox_write
 from refundtool.exceptions import (
     ActorNotAllowedError,
     IllegalTransitionError,
@@ -95,7 +96,7 @@ def refund_request(*, data: Mapping[str, Any], actor: Actor) -> Refund:
     refund unchanged when the content is the same, and raises RequestConflictError when it differs; two
     identical requests at once meet at the unique constraint and end the same way.
     """
-    [outcome] = refund_request_many(requests=[(data, actor)])
+    [outcome] = _refunds_request([(data, actor)], copy=False)
     if isinstance(outcome, RefundError):
         raise outcome
     return outcome
@@ -104,12 +105,17 @@ def refund_request(*, data: Mapping[str, Any], actor: Actor) -> Refund:
 def refund_request_many(*, requests: Sequence[tuple[Mapping[str, Any], Actor]]) -> list[Refund | RefundError]:
     """refund_request for each (data, actor), as if one after the other, in one transaction and a few statements.
 
-    Outcome i is what refund_request would return for request i (the new refund, or the existing one
-    for a duplicate) or the RefundError it would raise; a refused request writes nothing and does not
-    stop the others. The rows written (refunds, items, audit rows, outbox rows in each refund's
-    order, refund_transitioned signals) are those of refund_request, request by request. A request
-    repeating the refund_request_id of an earlier one in `requests` is judged against it.
+    The consumer's batch path. Outcome i is what refund_request would return for request i (the new
+    refund, or the existing one for a duplicate) or the RefundError it would raise; a refused request
+    writes nothing and does not stop the others. The rows written (refunds, items, audit rows, outbox
+    rows in each refund's order, refund_transitioned signals) are those of refund_request, request by
+    request, written through COPY (events.messaging.bulk). A request repeating the refund_request_id
+    of an earlier one in `requests` is judged against it.
     """
+    return _refunds_request(requests, copy=True)
+
+
+def _refunds_request(requests: Sequence[tuple[Mapping[str, Any], Actor]], *, copy: bool) -> list[Refund | RefundError]:
     outcomes: dict[int, Refund | RefundError] = {}
     parsed: list[tuple[int, RefundRequest, str, Actor]] = []
     for index, (data, actor) in enumerate(requests):
@@ -124,11 +130,11 @@ def refund_request_many(*, requests: Sequence[tuple[Mapping[str, Any], Actor]]) 
         with transaction.atomic(savepoint=False):
             try:
                 with transaction.atomic():
-                    _request_refunds(parsed, outcomes)
+                    _request_refunds(parsed, outcomes, copy=copy)
             except IntegrityError:
                 # A concurrent request with one of these refund_request_ids committed first: judge
                 # them again against what is there now (a second failure is not ours to explain).
-                _request_refunds(parsed, outcomes)
+                _request_refunds(parsed, outcomes, copy=copy)
     return [outcomes[index] for index in range(len(requests))]
 
 
@@ -201,6 +207,10 @@ def refund_apply_payment_result(
         name, reason = change
         if name in ("require_attention", "note_attention") and _already_noted(refund, reason):
             return refund
+        # Reaching refunded sends refundtool.signals.refund_transitioned inside this transaction:
+        # fiscalization (fiscalization/wiring.py) creates the refund's 54-FZ receipts in it and
+        # enqueues their registration after commit; the outbox carries money_refunded and the
+        # refund.update snapshot. Where no receipt is due, the refund goes on to completed here.
         _apply(refund, name, actor=actor, reason=reason, payment=payment)
         _complete_if_no_receipt_due(refund, actor=actor)
     return refund
@@ -302,7 +312,7 @@ def _check_creation_actor(actor: Actor) -> None:
 
 
 def _request_refunds(
-    parsed: Sequence[tuple[int, RefundRequest, str, Actor]], outcomes: dict[int, Refund | RefundError]
+    parsed: Sequence[tuple[int, RefundRequest, str, Actor]], outcomes: dict[int, Refund | RefundError], *, copy: bool
 ) -> None:
     """Judges each parsed request against the refunds known by its refund_request_id (one query), creates the new."""
     ids = {request.refund_request_id for _, request, _, _ in parsed}
@@ -319,11 +329,9 @@ def _request_refunds(
         else:
             outcomes[index] = existing
     if new:
-        _create_refunds(new)
+        _create_refunds(new, now=now, copy=copy)
 
 
-# A new refund is requested and sent to payment in the transaction that creates it, so it is written
-# once, as it is after both changes; each change still has its audit row and events.
 _SEND_TO_PAYMENT = "send_to_payment"
 
 
@@ -341,8 +349,8 @@ def _new_refund(request: RefundRequest, *, fingerprint: str, now: datetime) -> R
         customer_email=request.customer_email,
         customer_phone=request.customer_phone,
         requested_at=request.requested_at,
-        status=S.READY_TO_REFUND,
-        sequence=2,
+        status=S.REQUESTED,
+        sequence=1,
         status_changed_at=now,
         created_at=now,
         updated_at=now,
@@ -352,23 +360,22 @@ def _new_refund(request: RefundRequest, *, fingerprint: str, now: datetime) -> R
 _ITEM_COLUMNS = ("refund", "item_id", "sku", "name", "quantity", "unit_price", "vat_rate", "reason")
 
 
-def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]]) -> None:
-    """Writes new refunds as they are after `request` and `send_to_payment`, each step's rows in one statement.
-
-    The rows are those of two changes made one after the other: the refunds (ready_to_refund,
-    sequence 2) and their items; then per refund the audit row and refund.update of `request`
-    (sequence 1, requested), and those of `send_to_payment` with its item_ready_to_refund command.
+def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]], *, now: datetime, copy: bool) -> None:
+    """Each new refund is born requested (sequence 1, its first snapshot), then sent to payment through
+    the same transition code as every other change, in memory; then every row is written, each kind
+    in one statement: the refunds as they are after both changes, their items, and per refund the
+    audit rows and events of `request` and of `send_to_payment` (with its item_ready_to_refund command).
     """
-    step = _declared_transition(_SEND_TO_PAYMENT, S.REQUESTED)
-    if (
-        step is None
-        or step.target != S.READY_TO_REFUND
-        or step.conditions
-        or ActorKind.SYSTEM not in step.custom["actors"]
-    ):
-        raise RuntimeError("send_to_payment is no longer the unconditional system step the creation writes at once")
-    bulk_insert([refund for refund, _, _ in new])
-    copy_rows(
+    changes = []
+    for refund, request, actor in new:
+        items = items_data(request.items)
+        born = OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, None, items=items))
+        changes.append(_Change(refund, CREATION, None, refund.status, refund.sequence, actor, "", [born]))
+        step = actor.follow_up()
+        source = _transition(refund, _SEND_TO_PAYMENT, actor=step, reason="", now=now)
+        changes.append(_change(refund, transition=_SEND_TO_PAYMENT, source=source, actor=step, reason="", items=items))
+    insert_objects([refund for refund, _, _ in new], copy=copy)
+    insert_rows(
         RefundItem,
         _ITEM_COLUMNS,
         (
@@ -376,24 +383,9 @@ def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]]) -> None:
             for refund, request, _ in new
             for item in request.items
         ),
+        copy=copy,
     )
-    changes = []
-    for refund, request, actor in new:
-        sent = _change(
-            refund,
-            transition=_SEND_TO_PAYMENT,
-            source=S.REQUESTED,
-            actor=actor.follow_up(),
-            reason="",
-            items=items_data(request.items),
-        )
-        # The snapshot of `request` is the refund before send_to_payment, at the same moment.
-        snapshot = sent.events[0].data | {"status": S.REQUESTED.value, "previous_status": None, "sequence": 1}
-        changes += [
-            _Change(refund, CREATION, None, S.REQUESTED, 1, actor, "", [OutgoingEvent(REFUND_UPDATE, snapshot)]),
-            sent,
-        ]
-    _record_changes(changes)
+    _record_changes(changes, copy=copy)
 
 
 def _single_change(refund_id: UUID, name: str, *, reason: str, actor: Actor) -> Refund:
@@ -417,6 +409,7 @@ def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts
     _record_changes([_change(refund, transition=name, source=source, actor=actor, reason=reason)])
 
 
+@functools.cache
 def _declared_transition(name: str, source: str) -> Transition | None:
     return next((t for t in _STATUS_FIELD.get_all_transitions(Refund) if t.name == name and t.source == source), None)
 
@@ -509,15 +502,15 @@ _AUDIT_COLUMNS = (
 )
 
 
-def _record_changes(changes: Sequence[_Change]) -> None:
+def _record_changes(changes: Sequence[_Change], *, copy: bool = False) -> None:
     """The one place changes of refunds are recorded, inside the service's transaction.
 
     The refunds are already saved with their new sequence. It writes the audit rows and the events to
     the transactional outbox (each in one statement, in order), so they commit with the changes, and
-    then sends refund_transitioned for each change.
+    then sends refund_transitioned for each change. `copy` is the consumer's batch path.
     """
     now = timezone.now()
-    copy_rows(
+    insert_rows(
         RefundTransition,
         _AUDIT_COLUMNS,
         (
@@ -536,6 +529,7 @@ def _record_changes(changes: Sequence[_Change]) -> None:
             )
             for change in changes
         ),
+        copy=copy,
     )
     outbox_write(
         messages=[
@@ -544,7 +538,8 @@ def _record_changes(changes: Sequence[_Change]) -> None:
             for message in outbox_messages(
                 events=change.events, country=change.refund.country, causation_id=change.actor.causing_eid
             )
-        ]
+        ],
+        copy=copy,
     )
     for change in changes:
         refund_transitioned.send(

@@ -1,6 +1,6 @@
 """Celery entry points of the refund domain: periodic checks for on-call.
 
-No retries: beat runs the next pass within MONITORING_SAMPLE_INTERVAL_SECONDS, which is the retry.
+No retries: beat runs the next pass within REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS, which is the retry.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from events.apache_kafka import ApacheKafkaCluster
-from events.embedded_broker import EmbeddedBroker, free_port
+from events.messaging.apache_kafka import ApacheKafkaCluster
+from events.messaging.embedded_broker import EmbeddedBroker, free_port
 from tests.support import brokers
 from tests.support.tcp_proxy import TcpProxy
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.support import percentile, wait_for
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -44,8 +44,8 @@ from bench.gateway.workload import (
     scratch_database_url,
 )
 from bench.support import BROKER_KINDS, cpu_seconds, cpu_seconds_by_thread, local_broker
-from events.embedded_broker import free_port
 from events.gateway.publisher import REPORT_THREAD_NAME
+from events.messaging.embedded_broker import free_port
 from refundtool import web
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

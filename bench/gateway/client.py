@@ -95,5 +95,6 @@ def failures_of(payload: bytes) -> str:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return repr(payload[:300])
-    failed = [event for event in body.get("events", []) if event["status"] == "failed"]
-    return f"{body['code']}: {body['message']}; first failed: {failed[:1]}"
+    error = body.get("error", {})
+    failed = [event for event in error.get("events", []) if event["status"] == "failed"]
+    return f"{error.get('code')}: {error.get('message')}; first failed: {failed[:1]}"

@@ -34,7 +34,7 @@ import orjson
 from bench.gateway.client import Connection, failures_of, publish_request, wait_until_serving
 from bench.gateway.workload import database, gateway_environment, prepare, sample_events, scratch_database_url
 from bench.support import cpu_seconds, local_broker
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 from refundtool.web import positive_int
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

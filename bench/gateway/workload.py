@@ -63,7 +63,7 @@ def prepare(partitions: int) -> str:
     from django.core.management import call_command
 
     from events.gateway.services import producer_credential_create
-    from events.kafka import admin_client
+    from events.messaging.kafka import admin_client
 
     call_command("migrate", verbosity=0)
     _, token = producer_credential_create(name="bench", event_types=[EVENT_TYPE])
@@ -74,7 +74,7 @@ def prepare(partitions: int) -> str:
 
 
 def sample_events(count: int) -> list[dict]:
-    from events.envelope import build_message
+    from events.contracts.envelope import build_message
 
     def data(index: int) -> dict:
         return {
@@ -110,8 +110,8 @@ class RawProducer:
     def __init__(self, messages: list[dict]) -> None:
         from confluent_kafka import Producer
 
-        from events.envelope import kafka_record
-        from events.kafka import producer_config
+        from events.contracts.envelope import kafka_record
+        from events.messaging.kafka import producer_config
 
         received_at = "2026-03-02T10:00:00.123456+00:00"  # what the gateway adds, so the bytes match
         for message in messages:

@@ -7,7 +7,7 @@ PostgreSQL database (dropped at the end) and measures:
 1. raw consume + parse of N refund requests (the consumer's ceiling) and raw idempotent produce of
    the same bytes (the relay's ceiling);
 2. the consumer end to end: request -> validation -> inbox -> refund, items, audit rows and outbox
-   rows in PostgreSQL -> offset commit, through `events.consumer.EventConsumer` as `consume` runs it;
+   rows in PostgreSQL -> offset commit, through `events.messaging.consumer.EventConsumer` as `consume` runs it;
 3. the relay draining the outbox rows step 2 wrote;
 4. commit-to-publish latency with the relay waiting on LISTEN/NOTIFY while refunds are created at a
    steady rate.
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace, *, broker_pids: list[int]) -> None:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from bench.support import percentile
-    from events.envelope import build_message, kafka_record
-    from events.kafka import client_config, producer_config
+    from events.contracts.envelope import build_message, kafka_record
+    from events.messaging.kafka import client_config, producer_config
     from refundtool.simulation import fake_refund_request
 
     rng = random.Random(11)
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, *, broker_pids: list[int]) -> None:
     size = sum(len(r.value) for r in records) / len(records)
     print(f"{args.events} refund requests, {size:.0f} bytes on average")
 
-    from events.topics import topics_ensure
+    from events.messaging.topics import topics_ensure
 
     topics_ensure(topics=["bench-raw"], partitions=6)
     producer = Producer(producer_config())
@@ -231,7 +231,8 @@ def _forget_consumed_requests() -> None:
     """Empties what the consumer wrote, so the next measurement creates every refund again."""
     from django.db import connection
 
-    from events.models import InboxMessage, OutboxMessage, ResponseExpectation
+    from events.messaging.models import InboxMessage, OutboxMessage
+    from events.monitoring.models import ResponseExpectation
     from refundtool.models import Refund, RefundItem, RefundTransition
 
     tables = [
@@ -245,11 +246,11 @@ def _forget_consumed_requests() -> None:
 def _relay_rate(batch_size: int | None) -> tuple[float, int]:
     from django.conf import settings
 
-    from events.models import OutboxMessage
-    from events.relay import OutboxRelay
+    from events.messaging.models import OutboxMessage
+    from events.messaging.relay import OutboxRelay
 
     relay = OutboxRelay(
-        batch_size=batch_size or settings.OUTBOX_BATCH_SIZE, poll_interval=0.1, retention=timedelta(days=1)
+        batch_size=batch_size or settings.REFUNDTOOL_OUTBOX_BATCH_SIZE, poll_interval=0.1, retention=timedelta(days=1)
     )
     rows = OutboxMessage.objects.filter(published_at__isnull=True).count()
     _warm_up(relay.producer, None)
@@ -266,8 +267,8 @@ def _relay_rate(batch_size: int | None) -> tuple[float, int]:
 def _publish_latency(args: argparse.Namespace, percentile) -> tuple[float, float]:
     from django.db import connection
 
-    from events.models import OutboxMessage
-    from events.relay import OutboxRelay
+    from events.messaging.models import OutboxMessage
+    from events.messaging.relay import OutboxRelay
     from refundtool.services import Actor, refund_request
     from refundtool.simulation import fake_refund_request
 

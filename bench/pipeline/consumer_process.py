@@ -2,7 +2,7 @@
 
 Started by bench.pipeline with the broker and database in its environment. It assigns itself the
 partitions it is given (no group join, which would be timed otherwise), says "ready", waits for
-"go" on stdin, then runs events.consumer.EventConsumer batch by batch, as `manage.py consume` does,
+"go" on stdin, then runs events.messaging.consumer.EventConsumer batch by batch, as `manage.py consume` does,
 until it has processed the number of messages it was told its partitions hold (the broker's high
 watermark can read low, DESIGN §6), and prints that number.
 """
@@ -31,8 +31,8 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from events.consumer import EventConsumer
-    from events.handlers import handled_event_types
+    from events.messaging.consumer import EventConsumer
+    from events.messaging.handlers import handled_event_types
 
     settings.DEBUG = False  # a deployment's setting: under DEBUG, Django keeps every query
     consumer = EventConsumer(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from events.gateway.errors import GatewayError
+from events.gateway.models import ProducerCredential
 from events.gateway.selectors import producer_credential_get_by_token
-from events.models import ProducerCredential
 
 _CHALLENGE = 'Bearer realm="events"'
 

@@ -1,20 +1,21 @@
-"""The one error shape of every gateway response that is not a plain success."""
+"""The gateway's refusals, answered in the service's one error shape (events.contracts.errors) with the
+gateway's outcome of each event of the request beside the details:
+
+    {"error": {"code", "message", "details": [{path, message}], "events": [{index, eid, status, ...}]}}
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 from django.http import HttpResponse
 
-from events.errors import FieldError
-
-JSON_CONTENT_TYPE = "application/json"
+from events.contracts.errors import FieldError, error_response
 
 
 class GatewayError(Exception):
-    """A request the gateway refuses; answered with status_response."""
+    """A request the gateway refuses; answered with response()."""
 
     def __init__(
         self,
@@ -35,24 +36,6 @@ class GatewayError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> HttpResponse:
-        return status_response(
-            self.status, self.code, self.message, errors=self.errors, events=self.events, headers=self.headers
+        return error_response(
+            self.status, self.code, self.message, self.errors, headers=self.headers, events=self.events
         )
-
-
-def status_response(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    errors: Sequence[FieldError] = (),
-    events: Sequence[Mapping[str, Any]] = (),
-    headers: Mapping[str, str] | None = None,
-) -> HttpResponse:
-    """Every answer but a plain success: {"code", "message", "errors": [{path, message}], "events": [...]}."""
-    body = {"code": code, "message": message, "errors": [error.as_dict() for error in errors], "events": list(events)}
-    return json_response(body, status=status, headers=headers)
-
-
-def json_response(payload: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:
-    return HttpResponse(orjson.dumps(payload), status=status, content_type=JSON_CONTENT_TYPE, headers=headers)

@@ -6,7 +6,7 @@ frame options, per-view Prometheus metrics. None of it does anything for a produ
 it cost about 3.5 us of the gateway's 33 us of CPU per event in bench.gateway (batches of 100). This
 handler keeps Django's request cycle (request signals, URL resolution, exception handling) and
 only the middleware in GATEWAY_MIDDLEWARE; the gateway counts its own requests and events
-(events.metrics).
+(events.gateway.metrics).
 """
 
 from __future__ import annotations

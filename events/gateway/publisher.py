@@ -2,7 +2,7 @@
 
 One producer per process, shared by the process's threads (the web server's, refundtool.web) and made lazily, so that
 a forking server makes it in each worker after the fork. It is idempotent with acks=all and the
-Java-compatible murmur2 partitioner (events.kafka.producer_config). message.timeout.ms bounds how long
+Java-compatible murmur2 partitioner (events.messaging.kafka.producer_config). message.timeout.ms bounds how long
 librdkafka retries, so every message of a batch ends with a definite delivery report.
 
 Requests that arrive together are written together. Most of what a write costs, in librdkafka and
@@ -27,9 +27,9 @@ from typing import NamedTuple
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
 
-from events.envelope import KafkaRecord
-from events.kafka import producer_config
-from events.process import name_os_thread
+from events.contracts.envelope import KafkaRecord
+from events.messaging.kafka import producer_config
+from events.messaging.process import name_os_thread
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from events.generation import asyncapi_document, json_schema
-from events.models import ProducerCredential
-from events.specification import all_event_specs, default_specification, get_event_spec
+from events.contracts.generation import asyncapi_document, json_schema
+from events.contracts.specification import all_event_specs, default_specification, get_event_spec
+from events.gateway.models import ProducerCredential
 
 _credentials: dict[str, tuple[float, ProducerCredential | None]] = {}  # token hash -> (expires, credential)
 # Distinct tokens kept at most: a flood of made-up tokens must not grow the process without bound.

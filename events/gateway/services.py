@@ -14,14 +14,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from events.envelope import KafkaRecord, encode_message, kafka_headers
-from events.errors import FieldError
+from events.contracts.envelope import KafkaRecord, encode_message, kafka_headers
+from events.contracts.errors import FieldError
+from events.contracts.specification import default_specification
+from events.contracts.validation import message_errors, spec_for_message
+from events.gateway.metrics import GATEWAY_EVENTS
+from events.gateway.models import ProducerCredential
 from events.gateway.publisher import Refusal, publish_batch
 from events.gateway.selectors import forget_credentials, token_hash
-from events.metrics import GATEWAY_EVENTS
-from events.models import ProducerCredential
-from events.specification import default_specification
-from events.validation import message_errors, spec_for_message
 
 logger = logging.getLogger(__name__)
 TOKEN_PREFIX = "rtg_"  # noqa: S105 - marks a gateway token in logs and secret scanners

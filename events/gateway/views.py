@@ -11,9 +11,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from events.contracts.errors import JSON_CONTENT_TYPE, error_response, json_response
+from events.contracts.query import QueryError, integer, query_parse
+from events.contracts.specification import UnknownEventType, get_event_spec
 from events.gateway import selectors
 from events.gateway.auth import authenticate, authorize
-from events.gateway.errors import JSON_CONTENT_TYPE, GatewayError, json_response, status_response
+from events.gateway.errors import GatewayError
+from events.gateway.metrics import GATEWAY_REQUEST_SECONDS, GATEWAY_REQUESTS
 from events.gateway.services import (
     BrokerUnavailableError,
     EventsNotWrittenError,
@@ -21,11 +25,10 @@ from events.gateway.services import (
     EventStatus,
     events_publish,
 )
-from events.metrics import GATEWAY_REQUEST_SECONDS, GATEWAY_REQUESTS
-from events.specification import UnknownEventType, get_event_spec
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 1000
+MAX_VERSION = 10_000  # the largest version number a schema request may name
 
 
 @csrf_exempt
@@ -81,12 +84,12 @@ def event_type_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def event_type_schema(request: HttpRequest, event_type: str) -> HttpResponse:
     try:
-        version = _version_param(request)
-        body = selectors.event_type_schema_json(event_type, version)
+        query = query_parse(request.GET, {"version": integer(1, MAX_VERSION)})
+        body = selectors.event_type_schema_json(event_type, query["version"])
+    except QueryError as exc:
+        return error_response(400, "invalid_query", "the query parameters are not valid", exc.errors)
     except UnknownEventType as exc:
-        return status_response(404, "unknown_event_type", str(exc))
-    except GatewayError as error:
-        return error.response()
+        return error_response(404, "unknown_event_type", str(exc))
     return HttpResponse(body, content_type="application/schema+json")
 
 
@@ -135,12 +138,3 @@ def _parse_events(request: HttpRequest) -> list[Any]:
     if len(parsed) > MAX_EVENTS:
         raise GatewayError(413, "too_many_events", f"a request may carry at most {MAX_EVENTS} events")
     return parsed
-
-
-def _version_param(request: HttpRequest) -> int | None:
-    raw = request.GET.get("version")
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise GatewayError(400, "malformed_request", "version must be a positive integer")
-    return int(raw)

@@ -12,9 +12,8 @@ from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from events.expectations import command_types
-from events.models import ResponseExpectation
-from events.monitoring.models import Flag
+from events.monitoring.expectations import command_types
+from events.monitoring.models import Flag, ResponseExpectation
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from events.kafka import admin_client
+from events.messaging.kafka import admin_client
 
 logger = logging.getLogger(__name__)
 

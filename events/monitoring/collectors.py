@@ -25,11 +25,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-# Defines the event runtime's metrics in the process that serves /metrics too, so they are declared
-# even before a consumer or relay process records them.
-from events import metrics as _event_runtime_metrics  # noqa: F401
-from events.expectations import response_windows
-from events.models import OutboxMessage
+from events.messaging.models import OutboxMessage
+from events.monitoring.expectations import response_windows
 from events.monitoring.models import Flag
 from events.monitoring.multiprocess import multiprocess_active
 
@@ -44,6 +41,10 @@ _scrape_collectors: dict[str, Callable[[], Iterable[Metric]]] = {}
 def register_scrape_collector(name: str, collect: Callable[[], Iterable[Metric]]) -> None:
     """Adds figures read at each scrape; `collect` yields metric families (and may raise)."""
     _scrape_collectors[name] = collect
+
+
+def registered_scrape_collectors() -> dict[str, Callable[[], Iterable[Metric]]]:
+    return dict(_scrape_collectors)
 
 
 def metrics_registry() -> CollectorRegistry:
@@ -104,7 +105,7 @@ def outbox_metrics() -> Iterator[Metric]:
 
 def response_metrics() -> Iterator[Metric]:
     now = timezone.now()
-    windows = response_windows(now=now, window_seconds=settings.RESPONSE_WINDOW_SECONDS)
+    windows = response_windows(now=now, window_seconds=settings.REFUNDTOOL_RESPONSE_WINDOW_SECONDS)
     families = {
         "open": GaugeMetricFamily(
             "refundtool_responses_open", "Commands sent whose response has not arrived", labels=["command_type"]
@@ -121,12 +122,12 @@ def response_metrics() -> Iterator[Metric]:
         ),
         "sent": GaugeMetricFamily(
             "refundtool_response_window_commands_sent",
-            "Commands sent in the last RESPONSE_WINDOW_SECONDS",
+            "Commands sent in the last REFUNDTOOL_RESPONSE_WINDOW_SECONDS",
             labels=["command_type"],
         ),
         "answered": GaugeMetricFamily(
             "refundtool_response_window_responses_received",
-            "Responses to commands received in the last RESPONSE_WINDOW_SECONDS",
+            "Responses to commands received in the last REFUNDTOOL_RESPONSE_WINDOW_SECONDS",
             labels=["command_type"],
         ),
     }

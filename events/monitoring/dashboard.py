@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +78,25 @@ def register_tiles(name: str, provider: TileProvider, *, order: int = 100) -> No
     _tiles[name] = (order, provider)
 
 
+def _in_order(registry: dict[str, tuple[int, Any]]) -> list[tuple[str, Any]]:
+    """(name, provider) by order, then name: the order the page shows them in."""
+    return [(name, provider) for name, (_, provider) in sorted(registry.items(), key=lambda i: (i[1][0], i[0]))]
+
+
+def registered_panels() -> dict[str, list[str]]:
+    return {"tiles": [name for name, _ in _in_order(_tiles)], "charts": [name for name, _ in _in_order(_charts)]}
+
+
 def dashboard_build(*, since: datetime, until: datetime) -> Dashboard:
     tiles: list[Tile] = []
-    for name, (_, provider) in sorted(_tiles.items(), key=lambda item: (item[1][0], item[0])):
+    for name, provider in _in_order(_tiles):
         try:
             tiles.extend(provider(until))
         except Exception as exc:
             logger.exception("monitoring tiles %s failed", name)
             tiles.append(Tile(label=name, value="unavailable", level="err", note=f"{type(exc).__name__}: {exc}"))
     panels = []
-    for name, (_, provider) in sorted(_charts.items(), key=lambda item: (item[1][0], item[0])):
+    for name, provider in _in_order(_charts):
         try:
             panels.append(Panel(name=name, chart=provider(since, until)))
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Time series for the monitoring page: figures sampled periodically into the Sample table.
 
 What the database cannot tell afterwards (how many refunds were in a state at 10:05, a group's lag
-at 10:05) is sampled by a beat task; history older than MONITORING_HISTORY_HOURS is pruned by the
+at 10:05) is sampled by a beat task; history older than REFUNDTOOL_MONITORING_HISTORY_HOURS is pruned by the
 pass that writes it.
 """
 
@@ -26,7 +26,9 @@ RESPONSE_WINDOW_SERIES = "response_window"
 def samples_record(*, series: str, values: Mapping[str, float], at: datetime) -> list[Sample]:
     """Records one point per label of a series, and prunes the series' history past its retention."""
     with transaction.atomic():
-        Sample.objects.filter(series=series, at__lt=at - timedelta(hours=settings.MONITORING_HISTORY_HOURS)).delete()
+        Sample.objects.filter(
+            series=series, at__lt=at - timedelta(hours=settings.REFUNDTOOL_MONITORING_HISTORY_HOURS)
+        ).delete()
         return Sample.objects.bulk_create(
             Sample(series=series, label=label, value=float(value), at=at) for label, value in values.items()
         )

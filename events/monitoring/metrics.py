@@ -17,7 +17,7 @@ from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from events.lag import STATUS_CODES
+from events.monitoring.lag import STATUS_CODES
 from events.monitoring.selectors import LagSnapshot, lag_snapshot
 
 logger = logging.getLogger(__name__)

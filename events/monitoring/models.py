@@ -58,3 +58,51 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series}[{self.label}]={self.value} at {self.at.isoformat()}"
+
+
+class ResponseExpectation(models.Model):
+    """A command-like event sent and the response it waits for (the specification names both).
+
+    Opened by the outbox in the transaction that writes the command; answered by the consumer in the
+    transaction that records the response. An open one past its deadline is overdue: the periodic
+    check marks it once (``overdue_at``) and tells the apps (events.monitoring.expectations.expectation_overdue).
+    """
+
+    command_eid = models.UUIDField(unique=True)
+    command_type = models.CharField(max_length=100)
+    response_type = models.CharField(max_length=100)
+    # The spec's correlation field (e.g. refund_id) and its value in the command; "" when it names none.
+    correlation_field = models.CharField(max_length=100, blank=True)
+    correlation_value = models.CharField(max_length=200, blank=True)
+    key = models.CharField(max_length=200)  # the command's Kafka key (the order number)
+    country = models.CharField(max_length=2, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)  # when the outbox took the command
+    deadline = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    response_eid = models.UUIDField(null=True, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)  # when the check first found it overdue
+
+    class Meta:
+        # Born in the events app: its table and migrations stay there, so no data moves.
+        app_label = "events"
+        indexes = [
+            # The consumer's lookup of what a response answers, among the open ones only.
+            models.Index(
+                fields=["response_type", "correlation_value"],
+                condition=Q(answered_at__isnull=True),
+                name="expectation_open_corr_idx",
+            ),
+            models.Index(fields=["deadline"], condition=Q(answered_at__isnull=True), name="expectation_open_due_idx"),
+            models.Index(fields=["sent_at"], name="expectation_sent_at_idx"),
+            # Partial: a command's expectation is written open, and every query on it names a time.
+            models.Index(
+                fields=["answered_at"], condition=Q(answered_at__isnull=False), name="expectation_answered_at_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command_type} {self.command_eid} awaits {self.response_type}"
+
+    @property
+    def answered_late(self) -> bool:
+        return self.answered_at is not None and self.answered_at > self.deadline

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.urls import reverse
 
-from events.expectations import response_windows
-from events.models import OutboxMessage
+from events.messaging.models import OutboxMessage
 from events.monitoring.dashboard import Chart, Line, Tile
+from events.monitoring.expectations import response_windows
 from events.monitoring.history import CONSUMER_LAG_SERIES, RESPONSE_WINDOW_SERIES, series_lines
 from events.monitoring.selectors import lag_snapshot
 
@@ -24,7 +24,7 @@ def consumer_lag_chart(since: datetime, until: datetime) -> Chart:
         unit="count",
         lines=series_lines(series=CONSUMER_LAG_SERIES, since=since, until=until),
         description="Messages each consumer group still has to read (its total lag), as the lag sampler saw it.",
-        gap_seconds=3 * settings.MONITORING_SAMPLE_INTERVAL_SECONDS,
+        gap_seconds=3 * settings.REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS,
     )
 
 
@@ -32,7 +32,7 @@ FIGURE_COLOURS = {"sent": "#0072B2", "answered": "#009E73", "overdue": "#D55E00"
 
 
 def responses_chart(since: datetime, until: datetime) -> Chart:
-    window = settings.RESPONSE_WINDOW_SECONDS
+    window = settings.REFUNDTOOL_RESPONSE_WINDOW_SECONDS
     figures = list(FIGURE_COLOURS)
     lines = sorted(
         series_lines(series=RESPONSE_WINDOW_SERIES, since=since, until=until),
@@ -47,7 +47,7 @@ def responses_chart(since: datetime, until: datetime) -> Chart:
         ],
         description=f"Per command type, in the {window} s before each check: commands sent, responses "
         "received, and commands past their deadline without a response.",
-        gap_seconds=3 * settings.RESPONSE_CHECK_INTERVAL_SECONDS,
+        gap_seconds=3 * settings.REFUNDTOOL_RESPONSE_CHECK_INTERVAL_SECONDS,
     )
 
 
@@ -66,7 +66,7 @@ def events_tiles(now: datetime) -> list[Tile]:
         )
     )
     expectations_url = reverse("admin:events_responseexpectation_changelist")
-    for window in response_windows(now=now, window_seconds=settings.RESPONSE_WINDOW_SECONDS):
+    for window in response_windows(now=now, window_seconds=settings.REFUNDTOOL_RESPONSE_WINDOW_SECONDS):
         tiles.append(
             Tile(
                 label=f"Overdue: {window.command_type}",

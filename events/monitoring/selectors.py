@@ -8,9 +8,9 @@ from datetime import datetime
 
 from django.conf import settings
 
-from events.lag import GroupStatus, evaluate_group
-from events.models import ResponseExpectation
 from events.monitoring import store
+from events.monitoring.lag import GroupStatus, evaluate_group
+from events.monitoring.models import ResponseExpectation
 
 
 def group_windows_status(group: store.GroupWindows) -> GroupStatus:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from events.lag import Commit, GroupStatus, PartitionWindow
 from events.monitoring import store
 from events.monitoring.broker import GroupOffsets, read_cluster_offsets
+from events.monitoring.lag import Commit, GroupStatus, PartitionWindow
 from events.monitoring.selectors import group_windows_status
 
 logger = logging.getLogger(__name__)

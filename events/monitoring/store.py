@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from events.lag import Commit, PartitionWindow
+from events.monitoring.lag import Commit, PartitionWindow
 
 INDEX_KEY = "lag:index"
 LOCK_KEY = "lag:sampling-lock"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
@@ -25,38 +24,48 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from prometheus_client.exposition import choose_encoder
 
-from events.errors import FieldError
-from events.expectations import command_types
-from events.lag import Commit, GroupStatus, PartitionStatus
-from events.models import ResponseExpectation
+from events.contracts.errors import FieldError, error_response
+from events.contracts.query import QueryError, boolean, choice, integer, query_parse
 from events.monitoring.charts import legend, line_chart_svg
 from events.monitoring.collectors import metrics_registry
 from events.monitoring.dashboard import dashboard_build
+from events.monitoring.expectations import command_types
+from events.monitoring.lag import Commit, GroupStatus, PartitionStatus
+from events.monitoring.models import ResponseExpectation
 from events.monitoring.selectors import expectations_waiting, lag_group_status, lag_snapshot
 
-View = Callable[..., JsonResponse]
+View = Callable[..., HttpResponse]
 
 
-def _get_only(view: View) -> View:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        if request.method not in {"GET", "HEAD"}:
-            response = JsonResponse(
-                {
-                    "error": True,
-                    "message": f"method {request.method} not allowed; use GET",
-                    "request": _request_info(request),
-                },
-                status=405,
-            )
-            response["Allow"] = "GET, HEAD"
-            return response
-        return view(request, *args, **kwargs)
+def _get_only(refuse: Callable[[HttpRequest], HttpResponse]) -> Callable[[View], View]:
+    """Answers anything but GET and HEAD with `refuse`'s 405, which says Allow: GET, HEAD."""
 
-    return wrapper
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in {"GET", "HEAD"}:
+                response = refuse(request)
+                response["Allow"] = "GET, HEAD"
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
-@_get_only
+def _burrow_refusal(request: HttpRequest) -> HttpResponse:
+    # The Burrow-compatible endpoints keep Burrow's envelope: the one documented exception to the
+    # service's error shape (events.contracts.errors), for the tools that read Burrow.
+    message = f"method {request.method} not allowed; use GET"
+    return JsonResponse({"error": True, "message": message, "request": _request_info(request)}, status=405)
+
+
+def _refusal(request: HttpRequest) -> HttpResponse:
+    return error_response(405, "method_not_allowed", f"method {request.method} not allowed; use GET")
+
+
+@_get_only(_burrow_refusal)
 def lag_list(request: HttpRequest) -> JsonResponse:
     snapshot = lag_snapshot()
     return JsonResponse(
@@ -71,7 +80,7 @@ def lag_list(request: HttpRequest) -> JsonResponse:
     )
 
 
-@_get_only
+@_get_only(_burrow_refusal)
 def lag_detail(request: HttpRequest, group: str) -> JsonResponse:
     status = lag_group_status(group=group)
     if status is None:
@@ -148,10 +157,9 @@ def _request_info(request: HttpRequest) -> dict[str, str]:
 
 RESPONSES_DEFAULT_LIMIT = 100
 RESPONSES_MAX_LIMIT = 1000
-_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-@_get_only
+@_get_only(_refusal)
 def responses_list(request: HttpRequest) -> JsonResponse:
     """Commands waiting for their response, most overdue first.
 
@@ -159,81 +167,34 @@ def responses_list(request: HttpRequest) -> JsonResponse:
     ``command_type`` one command type; ``limit`` 1..1000 (100). Anything else is a 400 naming it.
     """
     try:
-        query = _responses_query(request)
-    except _InvalidQuery as exc:
+        query = query_parse(
+            request.GET,
+            {
+                "overdue": boolean(),
+                "command_type": choice(command_types()),
+                "limit": integer(1, RESPONSES_MAX_LIMIT, default=RESPONSES_DEFAULT_LIMIT),
+            },
+        )
+    except QueryError as exc:
         return _invalid_query_response(exc.errors)
     now = timezone.now()
     expectations, total = expectations_waiting(
-        now=now, overdue=query.overdue, command_type=query.command_type, limit=query.limit
+        now=now, overdue=query["overdue"], command_type=query["command_type"], limit=query["limit"]
     )
     return JsonResponse(
         {
             "error": False,
             "now": now.isoformat(),
-            "filters": {"overdue": query.overdue, "command_type": query.command_type},
+            "filters": {"overdue": query["overdue"], "command_type": query["command_type"]},
             "count": total,
-            "limit": query.limit,
+            "limit": query["limit"],
             "responses": [_expectation_json(expectation, now) for expectation in expectations],
         }
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _ResponsesQuery:
-    overdue: bool | None
-    command_type: str | None
-    limit: int
-
-
-class _InvalidQuery(Exception):  # noqa: N818 - internal control flow, never raised out of this module
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(error.message for error in errors))
-        self.errors = errors
-
-
-def _responses_query(request: HttpRequest) -> _ResponsesQuery:
-    params = request.GET
-    errors = [
-        FieldError(f"/query/{name}", "is not a parameter of this endpoint (overdue, command_type, limit)")
-        for name in sorted(set(params) - {"overdue", "command_type", "limit"})
-    ]
-    errors += [
-        FieldError(f"/query/{name}", "is given more than once")
-        for name in sorted(params)
-        if len(params.getlist(name)) > 1
-    ]
-    overdue = None
-    if "overdue" in params:
-        overdue = _BOOLEANS.get(params["overdue"].strip().lower())
-        if overdue is None:
-            errors.append(FieldError("/query/overdue", f"{params['overdue']!r} is not one of 1, 0, true, false"))
-    command_type = params.get("command_type") or None
-    if command_type is not None and command_type not in command_types():
-        errors.append(
-            FieldError("/query/command_type", f"{command_type!r} is not a command type ({', '.join(command_types())})")
-        )
-    limit = RESPONSES_DEFAULT_LIMIT
-    if "limit" in params:
-        raw = params["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= RESPONSES_MAX_LIMIT:
-            errors.append(FieldError("/query/limit", f"{raw!r} is not a whole number from 1 to {RESPONSES_MAX_LIMIT}"))
-        else:
-            limit = int(raw)
-    if errors:
-        raise _InvalidQuery(errors)
-    return _ResponsesQuery(overdue=overdue, command_type=command_type, limit=limit)
-
-
-def _invalid_query_response(errors: list[FieldError]) -> JsonResponse:
-    return JsonResponse(
-        {
-            "error": True,
-            "code": "invalid_query",
-            "message": "the query parameters are invalid",
-            "errors": [error.as_dict() for error in errors],
-        },
-        status=400,
-    )
+def _invalid_query_response(errors: list[FieldError]) -> HttpResponse:
+    return error_response(400, "invalid_query", "the query parameters are not valid", errors)
 
 
 def _expectation_json(expectation: ResponseExpectation, now: datetime) -> dict[str, Any]:
@@ -272,10 +233,11 @@ DASHBOARD_DEFAULT_RANGE = "6h"
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Charts and tiles the apps register; staff only (the URL wraps it in admin_view)."""
-    range_name = request.GET.get("range", DASHBOARD_DEFAULT_RANGE)
-    if range_name not in DASHBOARD_RANGES:
-        message = f"{range_name!r} is not one of {', '.join(DASHBOARD_RANGES)}"
-        return _invalid_query_response([FieldError("/query/range", message)])
+    try:
+        query = query_parse(request.GET, {"range": choice(DASHBOARD_RANGES, default=DASHBOARD_DEFAULT_RANGE)})
+    except QueryError as exc:
+        return _invalid_query_response(exc.errors)
+    range_name = query["range"]
     until = timezone.now()
     since = until - DASHBOARD_RANGES[range_name]
     built = dashboard_build(since=since, until=until)

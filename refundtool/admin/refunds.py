@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from rangefilter.filters import DateRangeFilterBuilder
 
-from events.dead_letters import dead_letters_of_key
+from events.messaging.dead_letters import dead_letters_of_key
 from refundtool.admin.actions import ACTIONS, ActionForm
 from refundtool.admin.filters import CountryFilter, FlaggedFilter, NeedsAttentionFilter, SlaBreachedFilter, StuckFilter
 from refundtool.admin.pagination import NoCountPaginator
@@ -297,7 +297,7 @@ class RefundAdmin(admin.ModelAdmin):
             "title": "Refund reports",
             "countries": settings.REFUNDTOOL_COUNTRIES,
             "statuses": RefundStatus.choices,
-            "business_time_zone": settings.BUSINESS_TIME_ZONE,
+            "business_time_zone": settings.REFUNDTOOL_BUSINESS_TIME_ZONE,
             "today": timezone.localdate(timezone=business_zone()),
             "without_receipt": refunds_without_receipt().count(),
         }
@@ -313,7 +313,9 @@ def _dead_letters_for(order_number: str) -> dict[str, Any]:
     or a note when the search stopped before it read them all."""
     try:
         search = dead_letters_of_key(
-            key=order_number, read_limit=DEAD_LETTERS_READ_LIMIT, timeout=settings.ADMIN_BROKER_TIMEOUT_SECONDS
+            key=order_number,
+            read_limit=DEAD_LETTERS_READ_LIMIT,
+            timeout=settings.REFUNDTOOL_ADMIN_BROKER_TIMEOUT_SECONDS,
         )
     except KafkaException as exc:
         error = f"The Kafka broker could not be read ({exc.args[0] if exc.args else exc}); try again later."

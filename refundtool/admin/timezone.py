@@ -23,7 +23,7 @@ class BusinessTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith("/admin/"):
             return self.get_response(request)
-        timezone.activate(ZoneInfo(settings.BUSINESS_TIME_ZONE))  # ZoneInfo caches its instances
+        timezone.activate(ZoneInfo(settings.REFUNDTOOL_BUSINESS_TIME_ZONE))  # ZoneInfo caches its instances
         try:
             return self.get_response(request)
         finally:

@@ -1,8 +1,6 @@
-"""One error shape for everything under /api/ that refundtool serves:
+"""refundtool's API errors (REST API, reports) in the service's one error shape, events.contracts.errors:
 
-    {"error": {"code": "snake_case", "message": "for a human", "details": [{"path": "/field", "message": "..."}]}}
-
-`details` items are the project's FieldError shape, the same items the events gateway lists under "errors".
+{"error": {"code": "snake_case", "message": "for a human", "details": [{"path": "/field", "message": "..."}]}}
 """
 
 from __future__ import annotations
@@ -17,15 +15,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from events.errors import FieldError
+from events.contracts.errors import FieldError, error_body
+from events.contracts.query import QueryError
 from refundtool.exceptions import IllegalTransitionError, RefundError, RefundNotFoundError, ValidationError
-from refundtool.reports import ReportParametersError
 
 API_PREFIX = "/api/"
-
-
-def error_body(code: str, message: str, details: Sequence[FieldError] = ()) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": [detail.as_dict() for detail in details]}}
 
 
 class ApiError(exceptions.APIException):
@@ -44,8 +38,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, ReportParametersError):
-        exc = ApiError(400, "invalid_parameters", "the query parameters are not valid", exc.errors)
+    elif isinstance(exc, QueryError):
+        exc = ApiError(400, "invalid_query", "the query parameters are not valid", exc.errors)
     elif isinstance(exc, RefundNotFoundError):
         exc = ApiError(404, "not_found", str(exc))
     elif isinstance(exc, ValidationError):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
@@ -20,8 +19,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from events.errors import FieldError
-from refundtool.api.errors import ApiError
+from events.contracts.query import aware_datetime, choice, query_parse, text
 from refundtool.api.serializers import RefundDetailSerializer, RefundSerializer
 from refundtool.models import Refund
 from refundtool.reports import (
@@ -117,34 +115,26 @@ class RefundDetailView(generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
 
-def refund_list_filter(queryset: QuerySet[Refund], params: Mapping[str, str]) -> QuerySet[Refund]:
-    errors: list[FieldError] = []
-    if order_number := params.get("order_number", "").strip():
-        queryset = queryset.filter(order_number=order_number)
-    if status := params.get("status", "").strip():
-        if status in RefundStatus.values:
-            queryset = queryset.filter(status=status)
-        else:
-            errors.append(FieldError("/status", f"{status!r} is not one of {', '.join(RefundStatus.values)}"))
-    if country := params.get("country", "").strip().upper():
-        queryset = queryset.filter(country=country)
-    if raw := params.get("updated_after", "").strip():
-        updated_after = _aware_datetime(raw)
-        if updated_after is None:
-            errors.append(FieldError("/updated_after", f"{raw!r} is not an RFC 3339 date-time with an offset"))
-        else:
-            queryset = queryset.filter(updated_at__gt=updated_after)
-    if errors:
-        raise ApiError(400, "invalid_parameters", "the query parameters are not valid", errors)
+def refund_list_filter(queryset: QuerySet[Refund], params: Mapping[str, Any]) -> QuerySet[Refund]:
+    query = query_parse(
+        params,
+        {
+            "order_number": text(),
+            "status": choice(RefundStatus.values),
+            "country": choice(settings.REFUNDTOOL_COUNTRIES, normalize=str.upper),
+            "updated_after": aware_datetime(),
+        },
+        others=(RefundCursorPagination.cursor_query_param, RefundCursorPagination.page_size_query_param),
+    )
+    if query["order_number"]:
+        queryset = queryset.filter(order_number=query["order_number"])
+    if query["status"]:
+        queryset = queryset.filter(status=query["status"])
+    if query["country"]:
+        queryset = queryset.filter(country=query["country"])
+    if query["updated_after"]:
+        queryset = queryset.filter(updated_at__gt=query["updated_after"])
     return queryset
-
-
-def _aware_datetime(raw: str) -> datetime | None:
-    try:
-        value = parse_datetime(raw.replace(" ", "+"))  # a "+" in a query string arrives as a space
-    except ValueError:
-        return None
-    return value if value is not None and value.tzinfo is not None else None
 
 
 # --- reports --------------------------------------------------------------------------------------

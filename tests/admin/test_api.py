@@ -87,14 +87,15 @@ def test_detail_has_items_history_and_receipts(api):
 @pytest.mark.parametrize(
     ("params", "path"),
     [
-        ({"status": "lost"}, "/status"),
-        ({"updated_after": "yesterday"}, "/updated_after"),
-        ({"updated_after": "2026-03-01T10:00:00"}, "/updated_after"),
+        ({"status": "lost"}, "/query/status"),
+        ({"updated_after": "yesterday"}, "/query/updated_after"),
+        ({"updated_after": "2026-03-01T10:00:00"}, "/query/updated_after"),
+        ({"order": "ORD-1"}, "/query/order"),
     ],
 )
 def test_bad_filters_are_a_400(api, params, path):
     error = _error(api.get(LIST, params), 400)
-    assert error["code"] == "invalid_parameters"
+    assert error["code"] == "invalid_query"
     assert [d["path"] for d in error["details"]] == [path]
 
 

@@ -5,9 +5,9 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from events.dead_letters import DeadLetterPublisher
-from events.embedded_broker import free_port
-from events.models import DeadLetterDecision
+from events.messaging.dead_letters import DeadLetterPublisher
+from events.messaging.embedded_broker import free_port
+from events.messaging.models import DeadLetterDecision
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db]
@@ -97,7 +97,7 @@ def test_missing_letter_and_unknown_action(superuser, unique_name):
 
 def test_a_broker_that_cannot_be_reached_is_a_message(superuser, settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
-    settings.ADMIN_BROKER_TIMEOUT_SECONDS = 1
+    settings.REFUNDTOOL_ADMIN_BROKER_TIMEOUT_SECONDS = 1
     for url in (LIST, _letter("orders.dlq")):
         response = superuser.get(url)
         assert response.status_code == 200

@@ -8,9 +8,9 @@ from confluent_kafka import Message
 from django.test import override_settings
 from django.urls import reverse
 
-from events.dead_letters import DeadLetterPublisher
-from events.embedded_broker import free_port
-from events.models import InboxMessage
+from events.messaging.dead_letters import DeadLetterPublisher
+from events.messaging.embedded_broker import free_port
+from events.messaging.models import InboxMessage
 from events.monitoring.flags import flags_clear, flags_raise
 from fiscalization.models import Receipt
 from refundtool.admin import refunds as refunds_admin
@@ -79,7 +79,7 @@ def test_the_whole_story_of_a_refund(support, unique_name):
 
 def test_a_broker_that_cannot_be_reached_is_a_message_not_an_error(support, settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
-    settings.ADMIN_BROKER_TIMEOUT_SECONDS = 1
+    settings.REFUNDTOOL_ADMIN_BROKER_TIMEOUT_SECONDS = 1
     page = _page(support, make_refund())
     assert "The Kafka broker could not be read" in page
     assert 'data-transition="send_to_payment"' in page
@@ -116,7 +116,7 @@ def test_the_refund_page_shows_its_monitoring_flags_open_and_cleared(support):
     assert "left ready_to_refund" in section
 
 
-@override_settings(BUSINESS_TIME_ZONE="Asia/Almaty")
+@override_settings(REFUNDTOOL_BUSINESS_TIME_ZONE="Asia/Almaty")
 def test_the_admin_shows_times_in_the_business_time_zone_and_the_api_in_utc(support):
     refund = make_refund()
     at = datetime(2026, 3, 1, 21, 30, tzinfo=UTC)

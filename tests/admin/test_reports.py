@@ -123,13 +123,13 @@ def test_reconciliation_lists_money_out_without_a_done_receipt(accountant):
 @pytest.mark.parametrize(
     ("params", "path"),
     [
-        ({"date_to": "2026-03-31"}, "/date_from"),
-        ({"date_from": "2026-03-01"}, "/date_to"),
-        ({"date_from": "2026-02-30", "date_to": "2026-03-31"}, "/date_from"),
-        ({"date_from": "1 March", "date_to": "2026-03-31"}, "/date_from"),
-        ({"date_from": "2026-03-31", "date_to": "2026-03-01"}, "/date_to"),
-        ({**MARCH, "country": "DE"}, "/country"),
-        ({**MARCH, "status": "lost"}, "/status"),
+        ({"date_to": "2026-03-31"}, "/query/date_from"),
+        ({"date_from": "2026-03-01"}, "/query/date_to"),
+        ({"date_from": "2026-02-30", "date_to": "2026-03-31"}, "/query/date_from"),
+        ({"date_from": "1 March", "date_to": "2026-03-31"}, "/query/date_from"),
+        ({"date_from": "2026-03-31", "date_to": "2026-03-01"}, "/query/date_to"),
+        ({**MARCH, "country": "DE"}, "/query/country"),
+        ({**MARCH, "status": "lost"}, "/query/status"),
     ],
 )
 def test_bad_parameters_are_a_400_naming_them(accountant, params, path):
@@ -137,7 +137,7 @@ def test_bad_parameters_are_a_400_naming_them(accountant, params, path):
         response = accountant.get(url, params, HTTP_ACCEPT="text/csv")
         assert response.status_code == 400
         error = response.json()["error"]
-        assert error["code"] == "invalid_parameters"
+        assert error["code"] == "invalid_query"
         assert [detail["path"] for detail in error["details"]] == [path]
 
 

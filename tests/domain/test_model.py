@@ -1,5 +1,7 @@
 """What the database itself refuses, and the checks around the model."""
 
+import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -94,3 +96,26 @@ def test_serving_a_country_the_table_does_not_know_fails_the_system_check(settin
 
 def test_the_served_countries_pass_the_system_check():
     assert [m for m in run_checks() if m.id == "refundtool.E001"] == []
+
+
+def test_refund_new_builds_what_the_plain_constructor_builds():
+    # Refund.new passes every value by position (Model.__init__'s fast path) for the consumer's batches.
+    values = {
+        "refund_request_id": uuid.uuid4(),
+        "request_fingerprint": "f" * 64,
+        "order_number": "ORD-1",
+        "country": "RU",
+        "currency": "RUB",
+        "amount": Decimal("10.00"),
+        "payment_id": "pay-1",
+        "payment_method": "card",
+        "customer_email": "a@example.com",
+        "requested_at": datetime(2026, 3, 1, tzinfo=UTC),
+        "status_changed_at": datetime(2026, 3, 1, 1, tzinfo=UTC),
+    }
+    fast, plain = Refund.new(**values), Refund(**values)
+    for field in Refund._meta.concrete_fields:
+        if field.name != "id":  # a fresh uuid4 each
+            assert getattr(fast, field.attname) == getattr(plain, field.attname), field.name
+    with pytest.raises(TypeError, match="no fields colour"):
+        Refund.new(colour="red")

@@ -8,11 +8,11 @@ import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 from django.test import RequestFactory
 
+from events.contracts.specification import all_event_specs
 from events.gateway import publisher
 from events.gateway.services import producer_credential_create
-from events.kafka import admin_client, client_config
-from events.specification import all_event_specs
-from events.topics import topics_ensure
+from events.messaging.kafka import admin_client, client_config
+from events.messaging.topics import topics_ensure
 from tests.support.wsgi import wsgi_call
 
 PARTITIONS = 6

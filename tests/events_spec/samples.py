@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from events.envelope import build_message
+from events.contracts.envelope import build_message
 
 
 def _items(count: int = 2) -> list[dict[str, Any]]:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from events.compat import breaking_changes, load_reference
-from events.specification import SPEC_DIR, load_specification
+from events.contracts.compat import breaking_changes, load_reference
+from events.contracts.specification import SPEC_DIR, load_specification
 
 
 def _edit(folder: Path, name: str, change) -> None:

@@ -5,7 +5,7 @@ from uuid import UUID
 import pytest
 
 from events.contracts import dtos
-from events.specification import all_event_specs
+from events.contracts.specification import all_event_specs
 from tests.events_spec.samples import sample_data
 
 

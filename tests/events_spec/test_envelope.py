@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 import pytest
 
-from events.envelope import (
+from events.contracts.envelope import (
     MalformedMessage,
     build_message,
     decode_message,
@@ -13,7 +13,7 @@ from events.envelope import (
     kafka_record,
     new_eid,
 )
-from events.validation import validate_message
+from events.contracts.validation import validate_message
 from tests.events_spec.samples import sample_data
 
 

@@ -9,27 +9,28 @@ from confluent_kafka import KafkaException
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 
-from events.embedded_broker import free_port
-from events.kafka import java_partition
-from events.models import ProducerCredential
-from events.specification import get_event_spec
+from events.contracts.specification import get_event_spec
+from events.gateway.models import ProducerCredential
+from events.messaging.embedded_broker import free_port
+from events.messaging.kafka import java_partition
 from tests.events_spec.conftest import Gateway, read_records
 from tests.events_spec.samples import sample_message
 from tests.support.wsgi import wsgi_call
 
 pytestmark = pytest.mark.kafka
 
-ERROR_SHAPE = {"code", "message", "errors", "events"}
+ERROR_SHAPE = {"code", "message", "details"}  # the service's one shape; publishing adds its events
 
 
-def _error(response, status: int, code: str) -> dict:
+def _error(response, status: int, code: str, *, publishing: bool = True) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = orjson.loads(response.content)
-    assert set(body) == ERROR_SHAPE
-    assert body["code"] == code
-    assert body["message"]
-    return body
+    assert set(body) == {"error"}
+    assert set(body["error"]) == (ERROR_SHAPE | {"events"} if publishing else ERROR_SHAPE)
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
 
 
 def _order() -> str:
@@ -257,9 +258,12 @@ def test_the_specification_is_served(client):
 
     asyncapi = orjson.loads(client.get("/api/asyncapi.json").content)
     assert asyncapi["asyncapi"] == "3.0.0"
-    _error(client.get("/api/event-types/refund.nope/schema"), 404, "unknown_event_type")
-    _error(client.get("/api/event-types/refund.update/schema?version=9"), 404, "unknown_event_type")
-    _error(client.get("/api/event-types/refund.update/schema?version=x"), 400, "malformed_request")
+    _error(client.get("/api/event-types/refund.nope/schema"), 404, "unknown_event_type", publishing=False)
+    _error(client.get("/api/event-types/refund.update/schema?version=9"), 404, "unknown_event_type", publishing=False)
+    error = _error(
+        client.get("/api/event-types/refund.update/schema?version=x"), 400, "invalid_query", publishing=False
+    )
+    assert [detail["path"] for detail in error["details"]] == ["/query/version"]
 
 
 @pytest.mark.django_db
@@ -345,7 +349,7 @@ def _publish_timed(records: list) -> tuple[list, float]:
 def test_a_request_alone_is_sent_at_once_and_one_beside_waiting_requests_lingers_to_go_with_them(
     spec_topics, settings, fresh_producers
 ):
-    from events.envelope import kafka_record
+    from events.contracts.envelope import kafka_record
     from events.gateway.publisher import gateway_producer
 
     settings.EVENTS_GATEWAY_LINGER_MS = 1500
@@ -369,7 +373,7 @@ def test_a_request_alone_is_sent_at_once_and_one_beside_waiting_requests_lingers
 
 
 def test_the_report_thread_goes_on_after_a_delivery_callback_raises(spec_topics, settings, fresh_producers, caplog):
-    from events.envelope import kafka_record
+    from events.contracts.envelope import kafka_record
     from events.gateway.publisher import gateway_producer
 
     settings.EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = 1000  # a dead report thread fails the test in seconds

@@ -8,8 +8,8 @@ import yaml
 from django.core.management import CommandError, call_command
 from jsonschema import Draft202012Validator
 
-from events.generation import CONTRACTS_DIR, GENERATED_NOTICE
-from events.specification import SPEC_DIR, all_event_specs, default_specification
+from events.contracts.generation import CONTRACTS_DIR, GENERATED_NOTICE
+from events.contracts.specification import SPEC_DIR, all_event_specs, default_specification
 
 
 def test_the_checked_in_contracts_are_up_to_date(capsys):

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from events.specification import (
+from events.contracts.specification import (
     SPEC_DIR,
     SpecError,
     UnknownEventType,

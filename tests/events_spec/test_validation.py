@@ -3,10 +3,10 @@ import uuid
 
 import pytest
 
-from events import rules
-from events.errors import FieldError
-from events.specification import UnknownEventType, all_event_specs
-from events.validation import validate_message
+from events.contracts import rules
+from events.contracts.errors import FieldError
+from events.contracts.specification import UnknownEventType, all_event_specs
+from events.contracts.validation import validate_message
 from tests.events_spec.samples import sample_message
 
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 
 @dataclass

@@ -60,7 +60,9 @@ def test_a_bad_limit_is_a_400_naming_the_parameter(fiscal_emulator, staff, limit
     client.force_authenticate(staff)
     response = client.get(URL, {"limit": limit})
     assert response.status_code == 400
-    assert response.json()["errors"][0]["path"] == "/query/limit"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_query"
+    assert [detail["path"] for detail in error["details"]] == ["/query/limit"]
 
 
 def test_the_admin_breach_list_shows_the_breached_receipt_only(fiscal_emulator, staff, client):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 from fiscalization.provider import encode_body
 from tests.fiscal.samples import sell_refund_body
 

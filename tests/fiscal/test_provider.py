@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 from fiscalization.provider import AtolClient, ProviderRejected, ProviderUnavailable, Report, encode_body
 from tests.fiscal.samples import sell_refund_body
 

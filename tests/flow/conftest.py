@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import Producer
 from django.core.management import call_command
 
-from events.envelope import build_message, kafka_record
-from events.kafka import producer_config
+from events.contracts.envelope import build_message, kafka_record
+from events.messaging.kafka import producer_config
 from refundtool.simulation import fake_refund_request
 from tests.support.processes import ServiceProcess, manage, service_env
 

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from events.models import OutboxMessage
+from events.messaging.models import OutboxMessage
 from refundtool.models import Refund
 from refundtool.services import Actor, refund_request
 from refundtool.simulation import fake_refund_request

@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from events.models import InboxMessage
+from events.messaging.models import InboxMessage
 from refundtool.models import Refund, RefundTransition
 from tests.flow.conftest import payloads
 from tests.support.kafka import read_all

@@ -5,7 +5,7 @@ import yaml
 from django.conf import settings
 from django.core.management import get_commands
 
-from events.apache_kafka import broker_settings, kafka_version
+from events.messaging.apache_kafka import broker_settings, kafka_version
 
 COMPOSE = settings.BASE_DIR / "docker-compose.yml"
 KAFKA_NODES = ["kafka1", "kafka2", "kafka3"]

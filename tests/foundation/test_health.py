@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 pytestmark = pytest.mark.kafka
 

@@ -13,7 +13,7 @@ import psutil
 import pytest
 from django.conf import settings
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

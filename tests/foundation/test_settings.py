@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 
@@ -65,3 +66,52 @@ def test_embedded_defaults_use_sqlite_in_wal_mode_and_the_filesystem_celery_tran
     assert (journal, celery_broker) == ("wal", "filesystem://")
     assert int(busy_timeout) >= 5000
     assert (tmp_path / "refundtool.sqlite3").exists()
+
+
+SETTINGS_DIR = settings.BASE_DIR / "refundtool" / "settings"
+READ = re.compile(r"^(\w+)(?::[^=]*)? = env_\w+\(\s*\"(\w+)\"", re.M)
+
+
+def test_each_setting_of_ours_is_named_as_its_variable_and_documented():
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    pairs = [pair for path in sorted(SETTINGS_DIR.glob("*.py")) for pair in READ.findall(path.read_text())]
+    assert len(pairs) > 40
+    for name, variable in pairs:
+        if not variable.startswith("DJANGO_"):  # Django's own settings keep Django's names
+            assert name == variable, f"settings.{name} reads {variable}"
+        assert f"`{variable}`" in readme, f"{variable} is not in README's Settings"
+
+
+def test_reading_the_settings_writes_nothing(tmp_path):
+    var_dir = tmp_path / "var"
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.REFUNDTOOL_VAR_DIR)"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "refundtool.settings",
+            "REFUNDTOOL_VAR_DIR": str(var_dir),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(var_dir)
+    assert not var_dir.exists()
+
+
+def test_the_app_makes_its_local_folders_when_it_starts(tmp_path):
+    result = run_manage("check", REFUNDTOOL_VAR_DIR=str(tmp_path / "var"))
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in (tmp_path / "var").iterdir()} >= {"cache", "celery", "static"}
+    assert {p.name for p in (tmp_path / "var" / "celery").iterdir()} == {"in", "processed", "control"}
+
+
+def test_every_beat_entry_runs_a_task_that_exists():
+    from refundtool.celery import app
+
+    app.loader.import_default_modules()
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(app.tasks)
+    assert len(settings.CELERY_BEAT_SCHEDULE) == 7

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from events.envelope import build_message
-from events.handlers import IncomingEvent
-from events.models import OutboxMessage
+from events.contracts.envelope import build_message
+from events.messaging.handlers import IncomingEvent
+from events.messaging.models import OutboxMessage
 from payments.simulator import payment_result_data
 from refundtool.models import Refund
 

@@ -9,11 +9,11 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from events.lag import PartitionWindow
-from events.models import ResponseExpectation
 from events.monitoring import store
 from events.monitoring.flags import flags_raise
 from events.monitoring.history import lag_history_record
+from events.monitoring.lag import PartitionWindow
+from events.monitoring.models import ResponseExpectation
 from refundtool.models import Refund
 from refundtool.monitoring import refund_states_record
 from tests.domain.factories import new_refund
@@ -112,7 +112,9 @@ def test_an_unknown_range_is_a_400(client):
     client.force_login(staff_user())
     response = client.get("/admin/monitoring/", {"range": "1w"})
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"path": "/query/range", "message": "'1w' is not one of 1h, 6h, 24h, 48h"}]
+    assert response.json()["error"]["details"] == [
+        {"path": "/query/range", "message": "must be one of 1h, 6h, 24h, 48h"}
+    ]
 
 
 @pytest.mark.parametrize("state", ["overdue", "waiting", "answered", "late"])

@@ -14,13 +14,18 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from events.consumer import EventConsumer
-from events.envelope import kafka_record
-from events.expectations import expectation_overdue, expectations_answer, expectations_check, response_windows
-from events.models import InboxMessage, ResponseExpectation
-from events.monitoring.models import Sample
-from events.outbox import OutgoingEvent, outbox_enqueue
-from events.specification import get_event_spec
+from events.contracts.envelope import kafka_record
+from events.contracts.specification import get_event_spec
+from events.messaging.consumer import EventConsumer
+from events.messaging.models import InboxMessage
+from events.messaging.outbox import OutgoingEvent, outbox_enqueue
+from events.monitoring.expectations import (
+    expectation_overdue,
+    expectations_answer,
+    expectations_check,
+    response_windows,
+)
+from events.monitoring.models import ResponseExpectation, Sample
 from tests.domain.factories import new_refund
 from tests.monitoring.helpers import command_of, incoming, response_to
 from tests.support.kafka import produce_one_by_one
@@ -47,7 +52,7 @@ def test_the_command_opens_one_expectation_with_the_spec_response_and_deadline()
 
 
 @pytest.mark.django_db
-@override_settings(RESPONSE_TIMEOUT_SECONDS={COMMAND: 7})
+@override_settings(REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS={COMMAND: 7})
 def test_a_setting_overrides_the_spec_timeout():
     new_refund()
     expectation = ResponseExpectation.objects.get()
@@ -146,7 +151,7 @@ def test_the_check_marks_overdue_once_and_tells_the_apps(caplog):
 
     expectation_overdue.connect(receiver)
     try:
-        with caplog.at_level(logging.WARNING, logger="events.expectations"):
+        with caplog.at_level(logging.WARNING, logger="events.monitoring.expectations"):
             first = expectations_check(now=later)
         second = expectations_check(now=later + timedelta(seconds=30))
     finally:
@@ -158,7 +163,7 @@ def test_the_check_marks_overdue_once_and_tells_the_apps(caplog):
 
 
 @pytest.mark.django_db
-@override_settings(RESPONSE_WINDOW_SECONDS=300)
+@override_settings(REFUNDTOOL_RESPONSE_WINDOW_SECONDS=300)
 def test_the_check_compares_commands_sent_with_responses_received_per_window(caplog):
     now = timezone.now()
     for _ in range(3):
@@ -171,7 +176,7 @@ def test_the_check_compares_commands_sent_with_responses_received_per_window(cap
     assert (window.command_type, window.sent, window.answered, window.open, window.overdue) == (COMMAND, 1, 1, 3, 3)
 
     # The next window: nothing sent, nothing answered, three commands waiting for longer than it.
-    with caplog.at_level(logging.INFO, logger="events.expectations"):
+    with caplog.at_level(logging.INFO, logger="events.monitoring.expectations"):
         result = expectations_check(now=now + timedelta(seconds=400))
     [window] = result.windows
     assert (window.sent, window.answered, window.open, window.overdue) == (0, 0, 3, 3)
@@ -181,7 +186,7 @@ def test_the_check_compares_commands_sent_with_responses_received_per_window(cap
 
 
 @pytest.mark.django_db
-@override_settings(RESPONSE_EXPECTATION_RETENTION_HOURS=1)
+@override_settings(REFUNDTOOL_RESPONSE_EXPECTATION_RETENTION_HOURS=1)
 def test_the_check_prunes_answered_expectations_past_their_retention():
     old, recent, waiting = new_refund(), new_refund(), new_refund()
     now = timezone.now()

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from events.models import OutboxMessage
+from events.messaging.models import OutboxMessage
 from events.monitoring import collectors
 from events.monitoring.multiprocess import clear_stale_files, multiprocess_active, process_identifier
 from events.monitoring.services import lag_sample

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from events.expectations import expectations_answer
-from events.models import ResponseExpectation
+from events.monitoring.expectations import expectations_answer
+from events.monitoring.models import ResponseExpectation
 from tests.domain.factories import new_refund
 from tests.monitoring.helpers import command_of, incoming, response_to
 
@@ -62,11 +62,11 @@ def test_limit_and_command_type(client, waiting):
 @pytest.mark.parametrize(
     ("query", "path", "message"),
     [
-        ({"overdue": "maybe"}, "/query/overdue", "'maybe' is not one of 1, 0, true, false"),
-        ({"command_type": "refund.update"}, "/query/command_type", "'refund.update' is not a command type"),
-        ({"limit": "0"}, "/query/limit", "is not a whole number from 1 to 1000"),
-        ({"limit": "1001"}, "/query/limit", "is not a whole number from 1 to 1000"),
-        ({"limit": "ten"}, "/query/limit", "is not a whole number from 1 to 1000"),
+        ({"overdue": "maybe"}, "/query/overdue", "must be one of 1, 0, true, false"),
+        ({"command_type": "refund.update"}, "/query/command_type", "must be one of refund.item_ready_to_refund"),
+        ({"limit": "0"}, "/query/limit", "must be a whole number from 1 to 1000"),
+        ({"limit": "1001"}, "/query/limit", "must be a whole number from 1 to 1000"),
+        ({"limit": "ten"}, "/query/limit", "must be a whole number from 1 to 1000"),
         ({"overdeu": "1"}, "/query/overdeu", "is not a parameter of this endpoint"),
         ({"overdue": ["1", "0"]}, "/query/overdue", "is given more than once"),
     ],
@@ -76,8 +76,8 @@ def test_each_kind_of_bad_query_is_a_400_naming_the_parameter(client, query, pat
     response = client.get("/monitoring/responses", query)
     assert response.status_code == 400
     body = response.json()
-    assert (body["error"], body["code"]) == (True, "invalid_query")
-    [error] = [e for e in body["errors"] if e["path"] == path]
+    assert body["error"]["code"] == "invalid_query"
+    [error] = [e for e in body["error"]["details"] if e["path"] == path]
     assert message in error["message"]
 
 
@@ -85,4 +85,4 @@ def test_only_get_is_allowed(client):
     response = client.post("/monitoring/responses")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
-    assert response.json()["error"] is True
+    assert response.json()["error"]["code"] == "method_not_allowed"

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import yaml
 
-from events.generation import asyncapi_document
-from events.specification import SPEC_DIR, SpecError, default_specification, load_specification
+from events.contracts.generation import asyncapi_document
+from events.contracts.specification import SPEC_DIR, SpecError, default_specification, load_specification
 
 COMMAND_FILE = "refund.item_ready_to_refund.v1.yaml"
 

@@ -13,7 +13,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from django.utils import timezone
 
-from events.models import OutboxMessage
+from events.messaging.models import OutboxMessage
 from events.monitoring.flags import flags_of, flags_open
 from refundtool.models import Refund, RefundTransition
 from refundtool.monitoring import refund_flags_refresh
@@ -146,7 +146,7 @@ def test_a_bad_stuck_limit_stops_the_process_with_a_clear_error(value, message, 
 
 def test_a_response_timeout_for_something_that_is_not_a_command_fails_the_checks():
     with (
-        override_settings(RESPONSE_TIMEOUT_SECONDS={"refund.update": 5}),
+        override_settings(REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS={"refund.update": 5}),
         pytest.raises(SystemCheckError, match=r"monitoring.E001.*refund.update"),
     ):
         call_command("check")

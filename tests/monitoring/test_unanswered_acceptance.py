@@ -11,10 +11,10 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
 from django.utils import timezone
 
-from events.kafka import admin_client
-from events.models import ResponseExpectation
+from events.messaging.kafka import admin_client
 from events.monitoring.flags import flags_open
-from events.tasks import check_response_expectations
+from events.monitoring.models import ResponseExpectation
+from events.monitoring.tasks import check_response_expectations
 from refundtool.models import Refund
 from refundtool.tasks import flag_stuck_refunds
 from tests.monitoring.helpers import metric_samples

@@ -10,7 +10,7 @@ import time
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 
-from events.kafka import admin_client, consumer_config, producer_config
+from events.messaging.kafka import admin_client, consumer_config, producer_config
 
 JOIN_TIMEOUT_SECONDS = 20
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from events.lag import Commit, evaluate_partition
+from events.monitoring.lag import Commit, evaluate_partition
 
 
 def window(*commits: tuple[int, int, int | None]) -> list[Commit]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from events.lag import Commit, PartitionWindow, evaluate_group
+from events.monitoring.lag import Commit, PartitionWindow, evaluate_group
 
 NOW = 1_000_000
 WINDOW = 4

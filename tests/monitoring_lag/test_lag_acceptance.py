@@ -19,7 +19,7 @@ from django.conf import settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from events.lag import GroupStatus
+from events.monitoring.lag import GroupStatus
 from events.monitoring.services import lag_sample
 from tests.monitoring_lag.kafka_helpers import (
     SingleRecordProducer,

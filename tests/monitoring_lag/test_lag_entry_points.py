@@ -15,10 +15,10 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
-from events.embedded_broker import free_port
-from events.kafka import admin_client
-from events.lag import PartitionWindow
+from events.messaging.embedded_broker import free_port
+from events.messaging.kafka import admin_client
 from events.monitoring import store
+from events.monitoring.lag import PartitionWindow
 from events.monitoring.services import lag_sample
 from tests.monitoring_lag.kafka_helpers import SingleRecordProducer, commit_offset
 from tests.support.kafka import create_topic
@@ -47,14 +47,14 @@ def wait_for_pass() -> store.LagIndex:
 def test_beat_runs_the_sampling_task_every_lag_sample_interval():
     from refundtool.celery import app
 
-    app.loader.import_default_modules()  # what a worker does at start: autodiscovers events.tasks
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovers events.monitoring.tasks
     entry = settings.CELERY_BEAT_SCHEDULE["sample-consumer-lag"]
     assert entry["task"] in app.tasks
     assert entry["schedule"] == settings.LAG_SAMPLE_INTERVAL_SECONDS
 
 
 def test_the_celery_task_runs_a_pass_on_a_real_worker(committed_group, celery_worker):
-    from events.tasks import sample_consumer_lag
+    from events.monitoring.tasks import sample_consumer_lag
 
     sample_consumer_lag.delay()
     assert committed_group in wait_for_pass().groups

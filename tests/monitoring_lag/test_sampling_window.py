@@ -4,7 +4,7 @@ group standing still; every known high watermark is recorded."""
 
 from __future__ import annotations
 
-from events.lag import Commit, PartitionWindow
+from events.monitoring.lag import Commit, PartitionWindow
 from events.monitoring.services import window_after_observation
 
 

@@ -12,12 +12,12 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from django.core.management import CommandError, call_command
 
-from events import handlers as handler_registry
-from events.consumer import EventConsumer
-from events.envelope import build_message, kafka_record
-from events.kafka import producer_config
-from events.models import InboxMessage
-from events.offsets import committed_offsets
+from events.contracts.envelope import build_message, kafka_record
+from events.messaging import handlers as handler_registry
+from events.messaging.consumer import EventConsumer
+from events.messaging.kafka import producer_config
+from events.messaging.models import InboxMessage
+from events.messaging.offsets import committed_offsets
 from refundtool.models import Refund
 from refundtool.simulation import fake_refund_request
 from tests.support.kafka import read_all

@@ -20,11 +20,11 @@ from confluent_kafka import Producer, TopicPartition
 from django.core.management import call_command
 from prometheus_client import REGISTRY
 
-from events import consumer as consumer_module
-from events.consumer import EventConsumer
-from events.envelope import build_message
-from events.kafka import producer_config
-from events.models import InboxMessage, OutboxMessage
+from events.contracts.envelope import build_message
+from events.messaging import consumer as consumer_module
+from events.messaging.consumer import EventConsumer
+from events.messaging.kafka import producer_config
+from events.messaging.models import InboxMessage, OutboxMessage
 from refundtool.models import Refund, RefundItem, RefundTransition
 from refundtool.services import Actor, refund_request
 from refundtool.simulation import fake_refund_request

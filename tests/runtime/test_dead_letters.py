@@ -4,9 +4,9 @@ import pytest
 from confluent_kafka import Producer
 from django.core.management import CommandError, call_command
 
-from events.dead_letters import DeadLetterPublisher, dead_letter_list, dead_letters_of_key
-from events.kafka import java_partition, producer_config
-from events.models import DeadLetterDecision
+from events.messaging.dead_letters import DeadLetterPublisher, dead_letter_list, dead_letters_of_key
+from events.messaging.kafka import java_partition, producer_config
+from events.messaging.models import DeadLetterDecision
 from tests.support.kafka import create_topic, produce_one_by_one, read_all
 
 pytestmark = pytest.mark.kafka

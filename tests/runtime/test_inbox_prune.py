@@ -9,9 +9,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from events.inbox import inbox_prune
-from events.models import InboxMessage
-from events.tasks import prune_inbox
+from events.messaging.inbox import inbox_prune
+from events.messaging.models import InboxMessage
+from events.messaging.tasks import prune_inbox
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_a_recent_straggler_keeps_the_rows_after_it_for_a_later_pass():
     assert list(InboxMessage.objects.order_by("id").values_list("id", flat=True)) == [straggler, after]
 
 
-@override_settings(INBOX_RETENTION_HOURS=24)
+@override_settings(REFUNDTOOL_INBOX_RETENTION_HOURS=24)
 def test_the_beat_task_prunes_with_the_retention_setting():
     _received(25, 23)
 

@@ -4,7 +4,7 @@ import ctypes
 
 import pytest
 
-from events.kafka import java_partition, murmur2
+from events.messaging.kafka import java_partition, murmur2
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.core.management import CommandError, call_command
 
-from events.kafka import consumer_config, producer_config
-from events.offsets import group_offsets
+from events.messaging.kafka import consumer_config, producer_config
+from events.messaging.offsets import group_offsets
 from tests.monitoring_lag.kafka_helpers import commit_offset
 from tests.support import brokers
 from tests.support.kafka import create_topic, produce_one_by_one

@@ -21,8 +21,8 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from events.apache_kafka import ApacheKafkaCluster
-from events.embedded_broker import EmbeddedBroker
+from events.messaging.apache_kafka import ApacheKafkaCluster
+from events.messaging.embedded_broker import EmbeddedBroker
 
 KINDS = ("tansu", "apache")
 
@@ -62,19 +62,25 @@ def session_broker(directory: Path) -> Iterator[SessionBroker]:
 
 
 def delete_topics_and_groups(bootstrap_servers: str, timeout: float = 30.0) -> None:
-    """Leaves the cluster with no topic and no consumer group of ours, as a new cluster starts."""
+    """Leaves the cluster with no topic and no consumer group of ours, as a new cluster starts.
+
+    Returns once every broker's metadata lists none of the deleted topics: a broker that lags behind
+    the controller would still list a topic, and whoever asks it next would not create it again.
+    """
     admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
     groups = [g.group_id for g in admin.list_consumer_groups().result(timeout=10).valid]
     for future in admin.delete_consumer_groups(groups, request_timeout=10).values() if groups else []:
         # A group whose dead member has not timed out yet stays; its offsets go with the topics.
         with suppress(KafkaException):
             future.result()
-    topics = [t for t in admin.list_topics(timeout=10).topics if not t.startswith("__")]
+    topics = {t for t in admin.list_topics(timeout=10).topics if not t.startswith("__")}
     if topics:
-        for future in admin.delete_topics(topics, operation_timeout=10).values():
+        for future in admin.delete_topics(sorted(topics), operation_timeout=10).values():
             future.result()
     deadline = time.monotonic() + timeout
-    while set(topics) & set(admin.list_topics(timeout=10).topics):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topics still listed {timeout:.0f}s after their deletion")
-        time.sleep(0.1)
+    for address in bootstrap_servers.split(","):
+        # A client of its own per broker: its first metadata request goes to that broker.
+        while topics & set(AdminClient({"bootstrap.servers": address, "log_level": 0}).list_topics(timeout=10).topics):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{address} still lists deleted topics {timeout:.0f}s after their deletion")
+            time.sleep(0.1)

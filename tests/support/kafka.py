@@ -9,7 +9,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from django.conf import settings
 
-from events.kafka import admin_client, client_config, producer_config
+from events.messaging.kafka import admin_client, client_config, producer_config
 
 
 def create_topic(name: str, partitions: int = 1) -> str:

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 HOST = "127.0.0.1"
 

@@ -6,7 +6,7 @@ import socket
 import threading
 from contextlib import suppress
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 
 class TcpProxy:

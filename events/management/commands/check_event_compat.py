@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.compat import breaking_changes, load_reference
-from events.specification import SPEC_DIR, SpecError, load_specification
+from events.contracts.compat import breaking_changes, load_reference
+from events.contracts.specification import SPEC_DIR, SpecError, load_specification
 
 
 class Command(BaseCommand):

@@ -1,23 +1,23 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.consumer import EventConsumer
-from events.handlers import handled_event_types
-from events.process import stop_on_signals
-from events.topics import dlq_topic_for, topics_ensure
+from events.messaging.consumer import EventConsumer
+from events.messaging.handlers import handled_event_types
+from events.messaging.process import stop_on_signals
+from events.messaging.topics import dlq_topic_for, topics_ensure
 
 
 class Command(BaseCommand):
     help = "Consume BOB and Payment events into the refund domain until SIGTERM."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--group", default=settings.CONSUMER_GROUP, help="consumer group id")
+        parser.add_argument("--group", default=settings.REFUNDTOOL_CONSUMER_GROUP, help="consumer group id")
         parser.add_argument(
             "--countries",
             default=",".join(settings.REFUNDTOOL_COUNTRIES),
             help="comma-separated countries this consumer handles; others are skipped (default: REFUNDTOOL_COUNTRIES)",
         )
-        parser.add_argument("--batch-size", type=int, default=settings.CONSUMER_BATCH_SIZE)
+        parser.add_argument("--batch-size", type=int, default=settings.REFUNDTOOL_CONSUMER_BATCH_SIZE)
 
     def handle(self, *args: object, group: str, countries: str, batch_size: int, **options: object) -> None:
         wanted = {c.strip().upper() for c in countries.split(",") if c.strip()}
@@ -35,8 +35,8 @@ class Command(BaseCommand):
             event_types=event_types,
             countries=wanted,
             batch_size=batch_size,
-            retry_window_seconds=settings.CONSUMER_RETRY_WINDOW_SECONDS,
-            handler_attempts=settings.CONSUMER_HANDLER_ATTEMPTS,
+            retry_window_seconds=settings.REFUNDTOOL_CONSUMER_RETRY_WINDOW_SECONDS,
+            handler_attempts=settings.REFUNDTOOL_CONSUMER_HANDLER_ATTEMPTS,
         )
         topics_ensure(topics=consumer.topics + [dlq_topic_for(t) for t in consumer.topics])
         consumer.run(stop_on_signals())

@@ -3,7 +3,7 @@ import getpass
 from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.dead_letters import (
+from events.messaging.dead_letters import (
     DeadLetterAlreadyDecidedError,
     DeadLetterNotFoundError,
     DeadLetterPublishError,

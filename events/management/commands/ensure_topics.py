@@ -1,7 +1,7 @@
 from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.topics import specified_topics, topics_ensure
+from events.messaging.topics import specified_topics, topics_ensure
 
 
 class Command(BaseCommand):

@@ -3,12 +3,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.generation import CONTRACTS_DIR, render_contracts, stale_files, write_contracts
-from events.specification import SPEC_DIR, SpecError, load_specification
+from events.contracts.generation import CONTRACTS_DIR, render_contracts, stale_files, write_contracts
+from events.contracts.specification import SPEC_DIR, SpecError, load_specification
 
 
 class Command(BaseCommand):
-    help = "Writes the JSON Schemas, DTOs and AsyncAPI document of events/contracts/ from events/spec/."
+    help = "Writes the JSON Schemas, DTOs and AsyncAPI document of events/contracts/ from events/contracts/spec/."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -3,7 +3,7 @@ from datetime import datetime
 from confluent_kafka import KafkaException
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.offsets import (
+from events.messaging.offsets import (
     OffsetResetRefusedError,
     committed_offsets,
     group_is_active,

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.process import stop_on_signals
-from events.specification import get_event_spec
-from events.topics import topics_ensure
+from events.contracts.specification import get_event_spec
+from events.messaging.process import stop_on_signals
+from events.messaging.topics import topics_ensure
 from payments.simulator import COMMAND, RESULT, PaymentSimulator
 
 

@@ -25,10 +25,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.apache_kafka import ApacheKafkaCluster, ClusterError, kafka_version
-from events.embedded_broker import EmbeddedBroker, port_is_free
+from events.messaging.apache_kafka import ApacheKafkaCluster, ClusterError, kafka_version
+from events.messaging.embedded_broker import EmbeddedBroker, port_is_free
+from events.messaging.topics import topics_ensure
 from events.monitoring.multiprocess import clear_stale_files
-from events.topics import topics_ensure
 
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
@@ -96,10 +96,12 @@ class Command(BaseCommand):
             # Fixed ports when they are free (9092 and up, controllers 9192 and up), as with tansu.
             wanted = [int(port) + i for i in range(nodes)] + [int(port) + 100 + i for i in range(nodes)]
             first = int(port) if all(port_is_free(host, p) for p in wanted) else 0
-            self.stdout.write(f"starting Apache Kafka ({nodes} broker(s)), data in {settings.VAR_DIR / 'kafka'}")
+            self.stdout.write(
+                f"starting Apache Kafka ({nodes} broker(s)), data in {settings.REFUNDTOOL_VAR_DIR / 'kafka'}"
+            )
             self.stdout.flush()
             try:
-                return ApacheKafkaCluster(settings.VAR_DIR / "kafka", brokers=nodes, port=first).start()
+                return ApacheKafkaCluster(settings.REFUNDTOOL_VAR_DIR / "kafka", brokers=nodes, port=first).start()
             except ClusterError as exc:
                 raise CommandError(str(exc)) from exc
         broker = EmbeddedBroker(host=host, port=int(port) if port_is_free(host, int(port)) else 0)
@@ -121,7 +123,10 @@ class Command(BaseCommand):
             Child(
                 "worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--queues", "default,fiscal"]
             ),
-            Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat")]),
+            Child(
+                "beat",
+                [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.REFUNDTOOL_VAR_DIR / "celerybeat")],
+            ),
             Child("consumer", [*manage, "consume"], requires_command="consume"),
             Child("relay", [*manage, "relay_outbox"], requires_command="relay_outbox"),
             Child(

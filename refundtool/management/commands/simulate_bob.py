@@ -5,9 +5,9 @@ from confluent_kafka import KafkaException, Producer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from events.envelope import build_message, kafka_record
-from events.kafka import producer_config
-from events.process import stop_on_signals
+from events.contracts.envelope import build_message, kafka_record
+from events.messaging.kafka import producer_config
+from events.messaging.process import stop_on_signals
 from refundtool.simulation import fake_refund_request
 
 

@@ -8,8 +8,9 @@ For each polled batch, in partition order:
 - on PostgreSQL, a run of consecutive messages of an event type with a batch handler is recorded
   in the inbox with one INSERT ... ON CONFLICT DO NOTHING and handed to the batch handler at once,
   in one savepoint; if that fails, the run is undone and handled message by message as above;
-- either way, the savepoint that applies a response also answers the command it responds to
-  (events.expectations), so a response that is rejected or retried leaves its command open;
+- either way, the savepoint that applies events runs the events_applied hooks (events.messaging.hooks:
+  monitoring answers the command a response responds to there), so a response that is rejected or
+  retried leaves its command open;
 - a handler's RejectMessage dead-letters the message; RetryMessageLater and unexpected errors
   pause its partition and try again later, until the retry window or the attempts run out.
 Offsets are committed only after the batch's transaction commits and its dead letters are
@@ -32,16 +33,21 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from events.dead_letters import DeadLetterPublisher, DeadLetterPublishError
-from events.envelope import MalformedMessage, decode_message
-from events.exceptions import RejectMessage, RetryMessageLater
-from events.expectations import expectations_answer
-from events.handlers import BatchHandler, IncomingEvent, batch_handler_for, handler_for
-from events.kafka import consumer_config
-from events.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_MESSAGE_SECONDS, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
-from events.models import InboxMessage
-from events.specification import EventSpec, get_event_spec
-from events.validation import validate_message
+from events.contracts.envelope import MalformedMessage, decode_message
+from events.contracts.specification import EventSpec, get_event_spec
+from events.contracts.validation import validate_message
+from events.messaging import hooks
+from events.messaging.dead_letters import DeadLetterPublisher, DeadLetterPublishError
+from events.messaging.exceptions import RejectMessage, RetryMessageLater
+from events.messaging.handlers import BatchHandler, IncomingEvent, batch_handler_for, handler_for
+from events.messaging.kafka import consumer_config
+from events.messaging.metrics import (
+    CONSUMER_BATCH_SECONDS,
+    CONSUMER_MESSAGE_SECONDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
+from events.messaging.models import InboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +275,7 @@ class EventConsumer:
             with transaction.atomic():
                 new = self._record_in_inbox(events)
                 refused = batch_handler(new) if new else {}
-                expectations_answer(events=[event for index, event in enumerate(new) if index not in refused])
+                hooks.events_applied([event for index, event in enumerate(new) if index not in refused])
                 if refused:
                     # As if RejectMessage had rolled back their savepoint: a replay is not a duplicate.
                     InboxMessage.objects.filter(group=self.group, eid__in=[new[i].eid for i in refused]).delete()
@@ -345,7 +351,7 @@ class EventConsumer:
                 recorded = True
                 if handler is not None:
                     handler(event)
-                expectations_answer(events=[event])
+                hooks.events_applied([event])
         except IntegrityError as exc:
             if not recorded:
                 EVENTS_CONSUMED.labels(event.event_type, "duplicate").inc()

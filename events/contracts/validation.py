@@ -2,7 +2,7 @@
 
 Stage 1 checks the whole message (envelope and payload) against the event type's generated schema
 with a compiled validator (jsonschema-rs), built once per event type and version. Stage 2 runs the
-business rules that the apps register in events.rules, and only on a message that passed stage 1, so
+business rules that the apps register in events.contracts.rules, and only on a message that passed stage 1, so
 a rule may rely on the schema (types, required fields, formats).
 
 Messages carry no values of the input: a value can be personal data, and errors end up in logs and
@@ -17,9 +17,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from events.errors import FieldError
-from events.rules import business_rule_errors
-from events.specification import EventSpec, default_specification
+from events.contracts.errors import FieldError
+from events.contracts.rules import business_rule_errors
+from events.contracts.specification import EventSpec, default_specification
 
 _VALUE = "the value"
 

@@ -22,7 +22,7 @@ class IncomingEvent:
 
 Handler = Callable[[IncomingEvent], None]
 """Runs inside the transaction that also records the event in the inbox; raises
-events.exceptions.RejectMessage or RetryMessageLater to route the message."""
+events.messaging.exceptions.RejectMessage or RetryMessageLater to route the message."""
 
 BatchHandler = Callable[[Sequence[IncomingEvent]], Mapping[int, str]]
 """Optional, next to the Handler of an event type: applies a run of new events of that type (in

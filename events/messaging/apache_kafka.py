@@ -6,7 +6,7 @@ a cache outside the source tree (`REFUNDTOOL_KAFKA_CACHE`, default ~/.cache/refu
 node runs as `java -cp '<jars>/*' kafka.Kafka <properties>` after `kafka.tools.StorageTool` formats
 its directory.
 
-    python -m events.apache_kafka --brokers 3 --dir DIR      (scripts/kafka-cluster)
+    python -m events.messaging.apache_kafka --brokers 3 --dir DIR      (scripts/kafka-cluster)
 
 prints the bootstrap servers as the first line of stdout once every broker is registered and a
 topic can be created and written, writes `DIR/broker-<id>.pid`, and stops every JVM on SIGTERM or
@@ -32,10 +32,10 @@ from pathlib import Path
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from events.embedded_broker import free_port
+from events.messaging.embedded_broker import free_port
 
 HOST = "127.0.0.1"
-KAFKA_DIR = Path(__file__).resolve().parent.parent / "scripts" / "kafka"
+KAFKA_DIR = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
 POM = KAFKA_DIR / "pom.xml"
 LOG_CONFIG = KAFKA_DIR / "log4j2.properties"
 READY_TOPIC = "__refundtool_ready"
@@ -248,7 +248,7 @@ class ApacheKafkaCluster:
             return
         result = subprocess.run(
             [*self._jvm(java, jars, "kafka.tools.StorageTool"), "format", "--config",
-             str(self._properties_path(node)), "--cluster-id", cluster_id, "--ignore-formatted"],
+             str(self._properties_path(node)), f"--cluster-id={cluster_id}", "--ignore-formatted"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode:
@@ -342,7 +342,8 @@ class ApacheKafkaCluster:
 
 
 def _cluster_id() -> str:
-    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding (22 characters).
+    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding (22 characters). One
+    # may start with "-", so it is passed as --cluster-id=ID, never as a separate argument.
     import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -1,4 +1,4 @@
-"""In-process Prometheus metrics of the event runtime (exposed by each process that serves /metrics).
+"""In-process Prometheus metrics of the messaging runtime (each process writes them; /metrics adds them up).
 
 They live in memory on purpose: the failure path must not need the database.
 """
@@ -28,19 +28,4 @@ OUTBOX_PUBLISH_LATENCY = Histogram(
     "refundtool_outbox_publish_latency_seconds",
     "From an outbox row's creation to the broker's acknowledgement.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-GATEWAY_REQUESTS = Counter(
-    "refundtool_gateway_requests_total",
-    "Publish requests to the events-bus gateway by event type (unknown for a type not in the spec) and HTTP status.",
-    ["event_type", "status"],
-)
-GATEWAY_EVENTS = Counter(
-    "refundtool_gateway_events_total",
-    "Events of publish requests by event type and outcome (submitted, failed, aborted).",
-    ["event_type", "outcome"],
-)
-GATEWAY_REQUEST_SECONDS = Histogram(
-    "refundtool_gateway_request_seconds",
-    "Time to answer one publish request, broker acknowledgements included.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from events.specification import (
+from events.contracts.specification import (
     ENVELOPE_FILE,
     SPEC_DIR,
     Specification,
@@ -24,8 +24,9 @@ from events.specification import (
     load_specification,
 )
 
-PROJECT_DIR = SPEC_DIR.parent.parent
-SPEC_PATH_IN_REPO = SPEC_DIR.relative_to(PROJECT_DIR).as_posix()
+PROJECT_DIR = SPEC_DIR.parents[2]
+# Where the specification lived at a git ref: here now, in events/spec/ before the contracts room.
+SPEC_PATHS_IN_REPO = (SPEC_DIR.relative_to(PROJECT_DIR).as_posix(), "events/spec")
 _NULL = {"type": "null"}
 _COMPOSITIONS = ("anyOf", "oneOf", "allOf", "not", "if", "then", "else")
 _SPEC_ATTRIBUTES = ("topic", "category", "partition_key", "response_event_type")
@@ -73,19 +74,22 @@ def schema_changes(old: dict[str, Any], new: dict[str, Any], path: str = "") -> 
 
 
 def load_reference(reference: str, *, repo_dir: Path = PROJECT_DIR) -> Specification | None:
-    """The specification in a directory, or in events/spec/ at a git ref; None when that ref has none."""
+    """The specification in a directory, or at a git ref (SPEC_PATHS_IN_REPO); None when that ref has none."""
     if Path(reference).is_dir():
         return load_specification(Path(reference))
     if _git(repo_dir, "rev-parse", "--verify", "--quiet", f"{reference}^{{commit}}", check=False).returncode != 0:
         raise ValueError(f"{reference!r} is neither a directory nor a git ref of {repo_dir}")
-    listing = _git(repo_dir, "ls-tree", "--name-only", f"{reference}:{SPEC_PATH_IN_REPO}", check=False)
-    names = listing.stdout.split() if listing.returncode == 0 else []
-    if ENVELOPE_FILE not in names:
+    for spec_path in SPEC_PATHS_IN_REPO:
+        listing = _git(repo_dir, "ls-tree", "--name-only", f"{reference}:{spec_path}", check=False)
+        names = listing.stdout.split() if listing.returncode == 0 else []
+        if ENVELOPE_FILE in names:
+            break
+    else:
         return None
     with tempfile.TemporaryDirectory(prefix="event-spec-") as folder:
         for name in names:
             if name.endswith(".yaml"):
-                content = _git(repo_dir, "show", f"{reference}:{SPEC_PATH_IN_REPO}/{name}").stdout
+                content = _git(repo_dir, "show", f"{reference}:{spec_path}/{name}").stdout
                 (Path(folder) / name).write_text(content, encoding="utf-8")
         return load_specification(Path(folder))
 

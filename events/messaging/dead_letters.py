@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from django.db import IntegrityError, transaction
 
-from events.kafka import admin_client, client_config, java_partition, producer_config
-from events.models import DeadLetterDecision
-from events.topics import DLQ_SUFFIX
+from events.messaging.kafka import admin_client, client_config, java_partition, producer_config
+from events.messaging.models import DeadLetterDecision
+from events.messaging.topics import DLQ_SUFFIX
 
 H_ERROR_CLASS = "dlq.error.class"
 H_ERROR_MESSAGE = "dlq.error.message"

@@ -8,7 +8,7 @@ from datetime import datetime
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from events.kafka import admin_client
+from events.messaging.kafka import admin_client
 
 ACTIVE_STATES = {
     ConsumerGroupState.STABLE,

@@ -24,9 +24,9 @@ from django.db.models import F, Min, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from events.kafka import producer_config
-from events.metrics import EVENTS_PRODUCED, OUTBOX_PUBLISH_LATENCY
-from events.models import OutboxMessage
+from events.messaging.kafka import producer_config
+from events.messaging.metrics import EVENTS_PRODUCED, OUTBOX_PUBLISH_LATENCY
+from events.messaging.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class OutboxRelay:
             if not rows:
                 return 0, 0
             published, errors = self._publish_in_key_order(rows)
-            if settings.OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS:
-                time.sleep(settings.OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS / 1000)
+            if settings.REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS:
+                time.sleep(settings.REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS / 1000)
             now = timezone.now()
             if published:
                 OutboxMessage.objects.filter(id__in=[row.id for row in published]).update(

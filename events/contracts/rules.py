@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from events.errors import FieldError
+from events.contracts.errors import FieldError
 
 BusinessRule = Callable[[Mapping[str, Any]], list[FieldError]]
 """Takes the message's `data`; returns errors whose paths point into the whole message (/data/...)."""
@@ -28,3 +28,7 @@ def business_rule_errors(event_type: str, data: Mapping[str, Any]) -> list[Field
     for rule in _rules.get(event_type, ()):
         errors.extend(rule(data))
     return errors
+
+
+def registered_business_rules() -> dict[str, list[BusinessRule]]:
+    return {event_type: list(rules) for event_type, rules in _rules.items() if rules}

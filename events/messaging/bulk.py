@@ -1,4 +1,8 @@
-"""Writing many new rows at once, for the hot paths of the consumer and the outbox.
+"""Writing new rows in order: with the ORM, or through COPY on the consumer's batch path.
+
+`insert_rows` and `insert_objects` are the one entry: `copy=False` (every service on one refund, the
+admin's actions) uses the ORM's bulk_create; `copy=True` (the consumer's batch of refund requests)
+uses COPY. Both write the same rows; tests/domain/test_write_paths.py proves it.
 
 On PostgreSQL the rows go through COPY: psycopg formats each row in C, while bulk_create sends a
 column of JSON or text as an array literal that psycopg escapes character by character in Python,
@@ -22,6 +26,27 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 # Python types psycopg adapts to exactly what Django would send for them: such a value goes to
 # COPY as it is, which skips Django's chain of calls for most values.
 _NATIVE = (str, int, uuid.UUID, Decimal, datetime, type(None))
+
+
+def insert_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]], *, copy: bool
+) -> None:
+    """Inserts rows of `model` in order: each a tuple of values for the fields named in `columns`."""
+    if copy:
+        copy_rows(model, columns, rows)
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    model._default_manager.bulk_create(
+        [model(**{field.attname: value for field, value in zip(fields, row, strict=True)}) for row in rows]
+    )
+
+
+def insert_objects(objs: Sequence[models.Model], *, copy: bool) -> None:
+    """Inserts new instances of one model, in order. With copy=True, auto-increment ids are not read back."""
+    if copy:
+        bulk_insert(objs)
+    elif objs:
+        type(objs[0])._default_manager.bulk_create(objs)
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

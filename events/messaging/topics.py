@@ -6,8 +6,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 from django.conf import settings
 
-from events.kafka import admin_client
-from events.specification import all_event_specs
+from events.contracts.specification import all_event_specs
+from events.messaging.kafka import admin_client
 
 DLQ_SUFFIX = ".dlq"
 

@@ -11,12 +11,12 @@ from uuid import UUID
 from django.db import connection
 from django.utils import timezone
 
-from events.bulk import copy_rows
-from events.envelope import build_message
-from events.expectations import expectations_open
-from events.models import OutboxMessage
-from events.specification import get_event_spec
-from events.validation import validate_message
+from events.contracts.envelope import build_message
+from events.contracts.specification import get_event_spec
+from events.contracts.validation import validate_message
+from events.messaging import hooks
+from events.messaging.bulk import insert_rows
+from events.messaging.models import OutboxMessage
 
 
 class InvalidOutgoingEventError(Exception):
@@ -116,16 +116,19 @@ def outbox_messages(
     return rows
 
 
-def outbox_write(*, messages: Sequence[OutboxEntry]) -> None:
+def outbox_write(*, messages: Sequence[OutboxEntry], copy: bool = False) -> None:
     """Writes outbox rows (of one change or of many, in order) in one statement, inside their transaction.
 
-    A command-like event also opens the expectation of its response (events.expectations).
+    `copy` is for the consumer's batch path (events.messaging.bulk). Then the outbox_written hooks run
+    in the same transaction (events.messaging.hooks): monitoring opens the expectation of each
+    command's response there.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the transaction of the change it announces")
-    copy_rows(
+    insert_rows(
         OutboxMessage,
         _COLUMNS,
         ((m.eid, m.event_type, m.version, m.topic, m.key, m.message, m.headers, m.created_at, 0, "") for m in messages),
+        copy=copy,
     )
-    expectations_open(messages=messages)
+    hooks.outbox_written(messages, copy=copy)

@@ -1,4 +1,4 @@
-"""The event specification: the YAML files of events/spec/, loaded once and checked.
+"""The event specification: the YAML files of events/contracts/spec/, loaded once and checked.
 
 Each event type's file names its topic, owner, category, partition key, response (for commands) and
 payload schema. ``_envelope.yaml`` holds the metadata every message carries; ``_types.yaml`` holds the

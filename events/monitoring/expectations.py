@@ -1,7 +1,7 @@
 """Unanswered commands: every command-like event sent waits for the response its specification names.
 
 - The outbox opens an expectation in the transaction that writes the command: the response type,
-  the deadline (sent + the spec's timeout, or RESPONSE_TIMEOUT_SECONDS for that command) and the
+  the deadline (sent + the spec's timeout, or REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS for that command) and the
   value of the spec's correlation field (``refund_id`` for item_ready_to_refund).
 - The consumer answers it in the transaction that records the response, so a response whose
   handler fails or is rejected leaves it open. A response answers the open expectations of its type
@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.conf import settings
@@ -33,14 +32,12 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
-from events.bulk import copy_rows
-from events.handlers import IncomingEvent
-from events.models import ResponseExpectation
+from events.contracts.specification import EventSpec, all_event_specs, get_event_spec
+from events.messaging.bulk import insert_rows
+from events.messaging.handlers import IncomingEvent
+from events.messaging.outbox import OutboxEntry
 from events.monitoring.history import RESPONSE_WINDOW_SERIES, samples_record
-from events.specification import EventSpec, all_event_specs, get_event_spec
-
-if TYPE_CHECKING:  # events.outbox opens expectations: importing it here would be circular
-    from events.outbox import OutboxEntry
+from events.monitoring.models import ResponseExpectation
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +52,8 @@ A receiver that raises rolls the marking back, so the next check offers them aga
 
 
 def response_timeout_seconds(spec: EventSpec) -> int:
-    """The spec's timeout, unless settings.RESPONSE_TIMEOUT_SECONDS sets one for this command."""
-    return int(settings.RESPONSE_TIMEOUT_SECONDS.get(spec.name, spec.response_timeout_seconds or 0))
+    """The spec's timeout, unless settings.REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS sets one for this command."""
+    return int(settings.REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS.get(spec.name, spec.response_timeout_seconds or 0))
 
 
 _OPEN_COLUMNS = (
@@ -72,10 +69,11 @@ _OPEN_COLUMNS = (
 )
 
 
-def expectations_open(*, messages: Sequence[OutboxEntry]) -> int:
+def expectations_open(*, messages: Sequence[OutboxEntry], copy: bool = False) -> int:
     """Opens one expectation per command among outbox rows being written; runs in their transaction.
 
-    Returns how many it opened.
+    `copy` writes them through COPY, as the consumer's batch path writes its outbox rows. Returns how
+    many it opened.
     """
     rows = []
     for message in messages:
@@ -96,7 +94,8 @@ def expectations_open(*, messages: Sequence[OutboxEntry]) -> int:
                 message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
             )
         )
-    copy_rows(ResponseExpectation, _OPEN_COLUMNS, rows)
+    if rows:
+        insert_rows(ResponseExpectation, _OPEN_COLUMNS, rows, copy=copy)
     return len(rows)
 
 
@@ -187,11 +186,11 @@ class ExpectationCheck:
 
 def expectations_check(*, now: datetime | None = None) -> ExpectationCheck:
     """The periodic check: marks newly overdue expectations (telling the apps), compares commands sent
-    with responses received over the last RESPONSE_WINDOW_SECONDS (logged, and kept for the monitoring
+    with responses received over the last REFUNDTOOL_RESPONSE_WINDOW_SECONDS (logged, and kept for the monitoring
     page), and prunes old answered ones."""
     now = now or timezone.now()
     newly_overdue = expectations_mark_overdue(now=now)
-    windows = response_windows(now=now, window_seconds=settings.RESPONSE_WINDOW_SECONDS)
+    windows = response_windows(now=now, window_seconds=settings.REFUNDTOOL_RESPONSE_WINDOW_SECONDS)
     for window in windows:
         level = logging.INFO
         if window.sent and not window.answered and _silent_for_a_window(window):
@@ -216,7 +215,7 @@ def expectations_check(*, now: datetime | None = None) -> ExpectationCheck:
         at=now,
     )
     pruned, _ = ResponseExpectation.objects.filter(
-        answered_at__lt=now - timedelta(hours=settings.RESPONSE_EXPECTATION_RETENTION_HOURS)
+        answered_at__lt=now - timedelta(hours=settings.REFUNDTOOL_RESPONSE_EXPECTATION_RETENTION_HOURS)
     ).delete()
     return ExpectationCheck(newly_overdue=newly_overdue, windows=windows, pruned=pruned)
 

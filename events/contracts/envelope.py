@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from events.specification import get_event_spec
+from events.contracts.specification import get_event_spec
 
 DEFAULT_PRODUCER = "refundtool"
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from events.models import InboxMessage
+from events.messaging.models import InboxMessage
 
 PRUNE_CHUNK_SIZE = 5000
 

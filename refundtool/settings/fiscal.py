@@ -1,0 +1,25 @@
+"""54-FZ fiscal receipts: the ATOL Online v5-style provider and the receipts' timing.
+
+The defaults point at `manage.py fiscal_emulator` on port 8081. FISCAL_SLA_SECONDS is in base.py,
+where the stuck-refund check reads it too.
+"""
+
+from __future__ import annotations
+
+from refundtool.settings.env import env_float, env_int, env_str
+
+FISCAL_PROVIDER_URL = env_str("FISCAL_PROVIDER_URL", "http://127.0.0.1:8081/possystem/v5")
+FISCAL_LOGIN = env_str("FISCAL_LOGIN", "refundtool")
+FISCAL_PASSWORD = env_str("FISCAL_PASSWORD", "refundtool")
+FISCAL_GROUP_CODE = env_str("FISCAL_GROUP_CODE", "refundtool-ru_1")
+FISCAL_COMPANY_INN = env_str("FISCAL_COMPANY_INN", "7700000001")
+FISCAL_COMPANY_SNO = env_str("FISCAL_COMPANY_SNO", "osn")
+FISCAL_COMPANY_EMAIL = env_str("FISCAL_COMPANY_EMAIL", "receipts@refundtool.example")
+FISCAL_COMPANY_PAYMENT_ADDRESS = env_str("FISCAL_COMPANY_PAYMENT_ADDRESS", "https://shop.refundtool.example")
+FISCAL_HTTP_TIMEOUT_SECONDS = env_int("FISCAL_HTTP_TIMEOUT_SECONDS", 10)
+FISCAL_TOKEN_TTL_SECONDS = env_int("FISCAL_TOKEN_TTL_SECONDS", 86400)
+FISCAL_POLL_INTERVAL_SECONDS = env_float("FISCAL_POLL_INTERVAL_SECONDS", 0.5)
+FISCAL_RETRY_BACKOFF_MAX_SECONDS = env_int("FISCAL_RETRY_BACKOFF_MAX_SECONDS", 30)
+FISCAL_LOST_TASK_SECONDS = env_int("FISCAL_LOST_TASK_SECONDS", 30)
+FISCAL_SWEEP_INTERVAL_SECONDS = env_float("FISCAL_SWEEP_INTERVAL_SECONDS", 30.0)
+FISCAL_DELIVERY_VAT_RATE = env_str("FISCAL_DELIVERY_VAT_RATE", "22")
