@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from events.messaging.embedded_broker import free_port
+from tests.support import brokers
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -28,7 +29,11 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
-def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path):
+@pytest.mark.parametrize(("local_broker", "broker_process"), [("tansu", "tansu"), ("apache", "kafka.Kafka")])
+def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path, local_broker, broker_process):
+    # Each pass of scripts/test runs the variant of its own broker: run_all starts a broker of its own.
+    if local_broker != brokers.kind():
+        pytest.skip(f"runs in the {local_broker} pass")
     env = {
         k: v
         for k, v in os.environ.items()
@@ -46,6 +51,8 @@ def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path
             str(port),
             "--fiscal-emulator-port",
             str(free_port()),
+            "--kafka",
+            local_broker,
         ],
         env=env,
         stdout=log,
@@ -80,7 +87,7 @@ def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path
             "refundtool.web",
             "worker",
             "beat",
-            "tansu",
+            broker_process,
             "consume",
             "relay_outbox",
             "simulate_payment",

@@ -75,6 +75,10 @@ class Command(BaseCommand):
                 self.broker = self._start_broker(str(options["kafka"]), int(options["kafka_brokers"]))  # type: ignore[call-overload]
                 env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
                 settings.KAFKA_BOOTSTRAP_SERVERS = self.broker.bootstrap_servers
+                # Topics are replicated as far as the local cluster allows, whatever the environment says.
+                replicas = min(3, len(self.broker.nodes)) if isinstance(self.broker, ApacheKafkaCluster) else 1
+                env["KAFKA_REPLICATION_FACTOR"] = str(replicas)
+                settings.KAFKA_REPLICATION_FACTOR = replicas
             call_command("migrate", interactive=False, verbosity=0)
             topics_ensure()
             # Every child writes its metrics there (the settings export the directory to them).
