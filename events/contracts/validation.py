@@ -1,9 +1,11 @@
 """One validator for everyone (gateway, consumers, outbox): JSON Schema first, then business rules.
 
 Stage 1 checks the whole message (envelope and payload) against the event type's generated schema
-with a compiled validator (jsonschema-rs), built once per event type and version. Stage 2 runs the
-business rules that the apps register in events.contracts.rules, and only on a message that passed stage 1, so
-a rule may rely on the schema (types, required fields, formats).
+with a compiled validator (jsonschema-rs), built once per event type and version. Stage 2, only on a
+message that passed stage 1 (so a rule may rely on types, required fields and formats), refuses
+control characters in every text value (NUL and the C0 controls but tab and newline: no field has a
+use for them, and PostgreSQL cannot store a NUL), then runs the business rules that the apps
+register in events.contracts.rules.
 
 Messages carry no values of the input: a value can be personal data, and errors end up in logs and
 dead-letter headers. The path says which value was wrong.
@@ -12,6 +14,7 @@ dead-letter headers. The path says which value was wrong.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,7 +45,25 @@ def message_errors(spec: EventSpec, message: dict[str, Any]) -> list[FieldError]
     validator = compiled_validator(spec.name, spec.version)
     if not validator.is_valid(message):
         return [error for raw in validator.iter_errors(message) for error in _field_errors(raw)]
+    controls = control_character_errors(message)
+    if controls:
+        return controls
     return business_rule_errors(spec.name, message["data"])
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+CONTROL_MESSAGE = "must not contain control characters (tab and newline are allowed)"
+
+
+def control_character_errors(value: Any, path: str = "") -> list[FieldError]:
+    """An error for every text value under `value` that holds a control character, at its path."""
+    if type(value) is str:
+        return [FieldError(path=path, message=CONTROL_MESSAGE)] if _CONTROL.search(value) else []
+    if type(value) is dict:
+        return [e for key, item in value.items() for e in control_character_errors(item, f"{path}/{_escape(key)}")]
+    if type(value) is list:
+        return [e for index, item in enumerate(value) for e in control_character_errors(item, f"{path}/{index}")]
+    return []
 
 
 def spec_for_message(event_type: str, message: Mapping[str, Any]) -> EventSpec:

@@ -61,18 +61,31 @@ class OutboxRelay:
         self._prune_unfinished = False
 
     def run(self, stop: threading.Event) -> None:
-        if connection.vendor == "postgresql":
-            self._listen()  # before the first look for work, so no commit falls between the two
+        """Relays until `stop`. A database or broker outage, at start or later, is waited out with
+        capped backoff and logged once when it starts and once when it ends."""
+        database_down = False
         try:
             while not stop.is_set():
                 try:
+                    if connection.vendor == "postgresql":
+                        self._listen()  # before each look for work, so no commit falls between the two
                     published, failed = self.relay_batch()
-                except (OperationalError, InterfaceError) as exc:
+                    idle = not published and not failed
+                    if idle and (self._prune_unfinished or time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS):
+                        self.prune()
+                except (OperationalError, InterfaceError, psycopg.OperationalError) as exc:
                     self._reconnect()
                     self._backoff = min(BACKOFF_MAX_SECONDS, max(0.5, self._backoff * 2))
-                    logger.warning("database unavailable (%s); retrying in %.1fs", exc, self._backoff)
+                    if not database_down:
+                        logger.warning("database unavailable (%s); retrying until it answers", exc)
+                        database_down = True
+                    else:
+                        logger.debug("database still unavailable (%s); next try in %.1fs", exc, self._backoff)
                     stop.wait(self._backoff)
                     continue
+                if database_down:
+                    logger.warning("database available again; relaying")
+                    database_down = False
                 if failed:
                     # After timeouts an idempotent producer may be fenced or fatally failed; a new one
                     # starts a fresh producer id, and per-key order holds because failed keys waited.
@@ -85,8 +98,6 @@ class OutboxRelay:
                 self._backoff = 0.0
                 if published:  # look again before sleeping: a commit may have landed meanwhile
                     continue
-                if self._prune_unfinished or time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
-                    self.prune()
                 try:
                     self._wait_for_work(stop)
                 except psycopg.Error:

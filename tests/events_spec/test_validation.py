@@ -125,3 +125,30 @@ def test_business_rules_run_after_the_schema_passed_and_only_then(registered_rul
     broken["metadata"]["eid"] = str(uuid.uuid4()) + "x"
     assert [error.path for error in validate_message("bob.refund_requested", broken)] == ["/metadata/eid"]
     assert seen == ["ORD-100001"]
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\x1b", "\r", "\x1f"])
+@pytest.mark.parametrize(
+    ("event_type", "path"),
+    [
+        ("bob.refund_requested", "/data/items/0/name"),
+        ("bob.refund_requested", "/data/items/1/reason"),
+        ("bob.refund_cancelled", "/data/reason"),
+    ],
+)
+def test_a_control_character_in_any_text_field_is_refused_at_its_path(event_type, path, control):
+    def change(message):
+        *parents, last = path.strip("/").split("/")
+        node = message
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = f"before{control}after"
+
+    assert _errors(event_type, change) == {(path, "must not contain control characters (tab and newline are allowed)")}
+
+
+def test_tab_and_newline_are_text():
+    def change(message):
+        message["data"]["items"][0]["reason"] = "line one\n\tline two"
+
+    assert _errors("bob.refund_requested", change) == set()

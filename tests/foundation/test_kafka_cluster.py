@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 from django.conf import settings
 
 from tests.support import brokers
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SCRIPT = Path(settings.BASE_DIR) / "scripts" / "kafka-cluster"
@@ -54,6 +55,8 @@ def test_three_brokers_ready_within_90_seconds_replicated_and_gone_after_sigterm
 
         admin = AdminClient({"bootstrap.servers": bootstrap})
         admin.create_topics([NewTopic("replicated", 3)])["replicated"].result(timeout=30)
+        # The broker asked may learn of the new topic a moment after the controller made it.
+        wait_for(lambda: admin.list_topics("replicated", timeout=10).topics["replicated"].partitions, timeout=30)
         partitions = admin.list_topics("replicated", timeout=10).topics["replicated"].partitions
         assert {len(p.replicas) for p in partitions.values()} == {3}
         configs = admin.describe_configs([ConfigResource(ResourceType.TOPIC, "replicated")])

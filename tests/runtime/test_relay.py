@@ -161,3 +161,25 @@ def test_pruning_goes_a_chunk_at_a_time_and_an_unfinished_pass_goes_on_at_the_ne
     assert not OutboxMessage.objects.exists()
     with pytest.raises(RuntimeError, match="closed"):  # a stopped relay leaves no producer connecting
         relay.producer.poll(0)
+
+
+def test_a_relay_started_while_the_database_is_down_waits_and_then_relays(relay, tmp_path):
+    from tests.support.processes import manage, service_env, wait_for
+    from tests.support.tcp_proxy import TcpProxy
+
+    db = connection.settings_dict
+    with TcpProxy(int(db["PORT"])) as proxy:
+        proxy.cut()
+        env = service_env(DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}")
+        process = manage("relay", "relay_outbox", env=env, log_dir=tmp_path).start()
+        try:
+            wait_for(lambda: "database unavailable" in process.log(), timeout=30, message=process.log)
+            orders = _refunds(2)
+            assert process.process.poll() is None, process.log()  # waiting, not exited or crash-looping
+            proxy.restore()
+            published = read_all("refund.update.v1", expect=4, timeout=60)
+            assert {m.key().decode() for m in published} == set(orders)
+            wait_for(lambda: "database available again" in process.log(), timeout=10, message=process.log)
+            assert process.log().count("database unavailable") == 1, "one line per outage, not one per retry"
+        finally:
+            assert process.stop() == 0, process.log()

@@ -11,7 +11,11 @@ class Command(BaseCommand):
     help = "Consume BOB and Payment events into the refund domain until SIGTERM."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--group", default=settings.REFUNDTOOL_CONSUMER_GROUP, help="consumer group id")
+        parser.add_argument(
+            "--group",
+            help="consumer group id (default: REFUNDTOOL_CONSUMER_GROUP, with the countries appended when"
+            " --countries names only some of the served ones)",
+        )
         parser.add_argument(
             "--countries",
             default=",".join(settings.REFUNDTOOL_COUNTRIES),
@@ -19,7 +23,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=settings.REFUNDTOOL_CONSUMER_BATCH_SIZE)
 
-    def handle(self, *args: object, group: str, countries: str, batch_size: int, **options: object) -> None:
+    def handle(self, *args: object, group: str | None, countries: str, batch_size: int, **options: object) -> None:
         wanted = {c.strip().upper() for c in countries.split(",") if c.strip()}
         unknown = wanted - set(settings.REFUNDTOOL_COUNTRIES)
         if not wanted or unknown:
@@ -29,6 +33,12 @@ class Command(BaseCommand):
             )
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        if group is None:
+            group = consumer_group_for(wanted)
+            if wanted != set(settings.REFUNDTOOL_COUNTRIES):
+                # A group commits past every message it reads, also those of countries it skips: one
+                # group per set of countries, so a deployment for the others still gets them.
+                self.stderr.write(f"consuming as group {group}: a group of its own for {','.join(sorted(wanted))}")
         event_types = handled_event_types()
         consumer = EventConsumer(
             group=group,
@@ -40,3 +50,10 @@ class Command(BaseCommand):
         )
         topics_ensure(topics=consumer.topics + [dlq_topic_for(t) for t in consumer.topics])
         consumer.run(stop_on_signals())
+
+
+def consumer_group_for(countries: set[str]) -> str:
+    """The default group of a consumer of `countries`: REFUNDTOOL_CONSUMER_GROUP, suffixed unless it takes all."""
+    if countries == set(settings.REFUNDTOOL_COUNTRIES):
+        return settings.REFUNDTOOL_CONSUMER_GROUP
+    return f"{settings.REFUNDTOOL_CONSUMER_GROUP}-{'-'.join(sorted(countries)).lower()}"
