@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from django.db import IntegrityError, transaction
 
 from events.messaging.kafka import admin_client, client_config, java_partition, producer_config
@@ -26,8 +26,34 @@ H_PARTITION = "dlq.original.partition"
 H_OFFSET = "dlq.original.offset"
 H_GROUP = "dlq.group"
 H_FAILED_AT = "dlq.failed_at"
-DLQ_HEADERS = (H_ERROR_CLASS, H_ERROR_MESSAGE, H_TOPIC, H_PARTITION, H_OFFSET, H_GROUP, H_FAILED_AT)
+H_TRUNCATED = "dlq.truncated"  # "true" on a shortened letter: the value is the original's first part
+H_VALUE_BYTES = "dlq.original.value_bytes"
+H_LETTER_ERROR = "dlq.letter.error"  # why the whole letter could not be written
+DLQ_HEADERS = (
+    H_ERROR_CLASS,
+    H_ERROR_MESSAGE,
+    H_TOPIC,
+    H_PARTITION,
+    H_OFFSET,
+    H_GROUP,
+    H_FAILED_AT,
+    H_TRUNCATED,
+    H_VALUE_BYTES,
+    H_LETTER_ERROR,
+)
 MAX_ERROR_MESSAGE_BYTES = 4000
+# A shortened letter keeps this much of the value and of each original header, and at most this many headers.
+TRUNCATED_VALUE_BYTES = 16 * 1024
+TRUNCATED_HEADER_BYTES = 1024
+TRUNCATED_HEADERS = 16
+# Broker or client answers that no retry of the same letter can change: write a shortened one instead.
+_REFUSED_FOR_GOOD = {
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError.INVALID_RECORD,
+    KafkaError.INVALID_MSG,  # the broker found the record corrupt
+    KafkaError.INVALID_MSG_SIZE,
+}
 
 
 class DeadLetterNotFoundError(LookupError):
@@ -47,17 +73,23 @@ def _header_map(headers: list[tuple[str, bytes | None]] | None) -> dict[str, str
 
 
 class DeadLetterPublisher:
-    """Sends failed messages to their dead-letter topic; flush() says whether all arrived."""
+    """Sends failed messages to their dead-letter topic; flush() says whether all arrived.
+
+    A letter the broker or the client refuses for good (too large, say: the value near the limit plus
+    the dlq headers) is written again shortened: the dlq headers, the original headers and the first
+    TRUNCATED_VALUE_BYTES of the value, marked dlq.truncated. The consumer commits past a message only
+    once some letter of it is durable, and a letter that cannot be written never kills the process.
+    """
 
     def __init__(self, *, group: str, producer: Producer | None = None) -> None:
         self.group = group
         self._owns_producer = producer is None
         self.producer = producer or Producer(producer_config())
         self._failed: list[str] = []
+        self._to_shorten: list[tuple[Message, list[tuple[str, bytes]], str]] = []
 
     def send(self, message: Message, *, error_class: str, error_message: str) -> None:
         headers = [
-            *((k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS),
             (H_ERROR_CLASS, error_class.encode()),
             (H_ERROR_MESSAGE, error_message.encode("utf-8", "replace")[:MAX_ERROR_MESSAGE_BYTES]),
             (H_TOPIC, message.topic().encode()),
@@ -66,22 +98,61 @@ class DeadLetterPublisher:
             (H_GROUP, self.group.encode()),
             (H_FAILED_AT, datetime.now(UTC).isoformat().encode()),
         ]
+        original = [(k, v) for k, v in (message.headers() or []) if k not in DLQ_HEADERS]
+        try:
+            self._produce(message, message.value(), [*original, *headers], self._on_delivery(message, headers))
+        except KafkaException as exc:
+            if exc.args[0].code() not in _REFUSED_FOR_GOOD:
+                raise
+            self._to_shorten.append((message, headers, str(exc.args[0])))
+
+    def _produce(self, message: Message, value: bytes | None, headers: list, on_delivery: object) -> None:
         self.producer.produce(
-            message.topic() + DLQ_SUFFIX,
-            key=message.key(),
-            value=message.value(),
-            headers=headers,
-            on_delivery=self._on_delivery,
+            message.topic() + DLQ_SUFFIX, key=message.key(), value=value, headers=headers, on_delivery=on_delivery
         )
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._failed.append(str(error))
+    def _on_delivery(self, message: Message, headers: list[tuple[str, bytes]]) -> object:
+        def delivered(error: KafkaError | None, _letter: Message) -> None:
+            if error is None:
+                return
+            if error.code() in _REFUSED_FOR_GOOD:
+                self._to_shorten.append((message, headers, str(error)))
+            else:
+                self._failed.append(str(error))
+
+        return delivered
+
+    def _send_shortened(self, message: Message, headers: list[tuple[str, bytes]], reason: str) -> None:
+        value = message.value() or b""
+        original = [
+            (k, (v or b"")[:TRUNCATED_HEADER_BYTES]) for k, v in (message.headers() or []) if k not in DLQ_HEADERS
+        ][:TRUNCATED_HEADERS]
+        marks = [
+            (H_TRUNCATED, b"true"),
+            (H_VALUE_BYTES, str(len(value)).encode()),
+            (H_LETTER_ERROR, reason.encode()[:MAX_ERROR_MESSAGE_BYTES]),
+        ]
+
+        def delivered(error: KafkaError | None, _letter: Message) -> None:
+            if error is not None:
+                self._failed.append(f"shortened letter: {error}")
+
+        self._produce(message, value[:TRUNCATED_VALUE_BYTES], [*original, *headers, *marks], delivered)
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Raises DeadLetterPublishError unless every message sent since the last flush arrived."""
+        """Raises DeadLetterPublishError unless a letter (whole or shortened) of every message sent since
+        the last flush arrived."""
         remaining = self.producer.flush(timeout)
+        while self._to_shorten and not remaining:
+            to_shorten, self._to_shorten = self._to_shorten, []
+            for message, headers, reason in to_shorten:
+                try:
+                    self._send_shortened(message, headers, reason)
+                except KafkaException as exc:
+                    self._failed.append(f"shortened letter: {exc}")
+            remaining = self.producer.flush(timeout)
         failed, self._failed = self._failed, []
+        self._to_shorten = []
         if remaining or failed:
             raise DeadLetterPublishError(f"{remaining} undelivered, errors: {failed[:3]}")
 
@@ -286,6 +357,12 @@ def dead_letter_replay(*, topic: str, partition: int, offset: int, actor: str, r
     so two operators cannot replay the same letter twice.
     """
     letter = dead_letter_get(topic=topic, partition=partition, offset=offset)
+    if letter.headers.get(H_TRUNCATED) == "true":
+        raise DeadLetterPublishError(
+            f"{topic}[{partition}]@{offset} is a shortened letter (its value was cut): it cannot be replayed;"
+            f" read the original at {letter.original_topic}[{letter.headers.get(H_PARTITION)}]"
+            f"@{letter.headers.get(H_OFFSET)} while the topic keeps it, or discard it"
+        )
     with transaction.atomic():
         decision = _decide(letter, action=DeadLetterDecision.Action.REPLAY, actor=actor, reason=reason)
         producer = Producer(producer_config())

@@ -4,6 +4,7 @@ import pytest
 from confluent_kafka import Producer
 from django.core.management import CommandError, call_command
 
+from events.messaging import dead_letters
 from events.messaging.dead_letters import DeadLetterPublisher, dead_letter_list, dead_letters_of_key
 from events.messaging.kafka import java_partition, producer_config
 from events.messaging.models import DeadLetterDecision
@@ -139,3 +140,44 @@ def test_a_publisher_closes_only_a_producer_it_made():
     made.close()
     with pytest.raises(RuntimeError, match="closed"):
         made.producer.poll(0)
+
+
+def test_a_letter_too_large_for_the_dead_letter_topic_is_written_shortened(unique_name):
+    # A value near the producer's limit is fine on its topic; with the dlq headers the letter is not.
+    topic = create_topic(unique_name("orders"))
+    create_topic(topic + ".dlq")
+    big = b"{" + b"x" * 999_990
+    producer = Producer(producer_config(**{"message.max.bytes": 1_040_000}))
+    producer.produce(topic, key=b"ORDER-9", value=big, headers=[("eid", b"e-1")])
+    assert producer.flush(10) == 0
+    original = read_all(topic, expect=1)[0]
+
+    publisher = DeadLetterPublisher(group="refundtool-test")
+    publisher.send(original, error_class="MalformedMessage", error_message="the value is not valid UTF-8 JSON")
+    publisher.flush()  # raises unless some letter arrived
+
+    [letter] = read_all(topic + ".dlq", expect=1)
+    headers = {k: v.decode() for k, v in letter.headers()}
+    assert letter.value() == big[: dead_letters.TRUNCATED_VALUE_BYTES]
+    assert letter.key() == b"ORDER-9"
+    assert headers["dlq.truncated"] == "true"
+    assert headers["dlq.original.value_bytes"] == str(len(big))
+    assert "MSG_SIZE_TOO_LARGE" in headers["dlq.letter.error"] or "too large" in headers["dlq.letter.error"].lower()
+    assert headers["dlq.error.class"] == "MalformedMessage"
+    assert (headers["dlq.original.topic"], headers["dlq.original.offset"]) == (topic, "0")
+    assert headers["eid"] == "e-1"
+
+
+@pytest.mark.django_db
+def test_a_shortened_letter_cannot_be_replayed(unique_name):
+    topic = create_topic(unique_name("orders"))
+    create_topic(topic + ".dlq")
+    produce_one_by_one(topic + ".dlq", [b"{cut"], key=b"ORDER-9")
+    # As a shortened letter is written: the marks beside the coordinates.
+    producer = Producer(producer_config())
+    headers = [("dlq.truncated", b"true"), ("dlq.original.topic", topic.encode()), ("dlq.original.offset", b"0")]
+    producer.produce(topic + ".dlq", key=b"ORDER-9", value=b"{cut", headers=headers)
+    assert producer.flush(10) == 0
+    with pytest.raises(CommandError, match="shortened letter"):
+        call_command("dlq", "replay", topic + ".dlq", "0", "1", "--reason", "try")
+    assert not DeadLetterDecision.objects.exists()
