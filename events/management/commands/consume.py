@@ -1,9 +1,10 @@
+from confluent_kafka import KafkaException
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.messaging.consumer import EventConsumer
 from events.messaging.handlers import handled_event_types
-from events.messaging.process import stop_on_signals
+from events.messaging.process import retry_until_done, stop_on_signals
 from events.messaging.topics import dlq_topic_for, topics_ensure
 
 
@@ -48,8 +49,15 @@ class Command(BaseCommand):
             retry_window_seconds=settings.REFUNDTOOL_CONSUMER_RETRY_WINDOW_SECONDS,
             handler_attempts=settings.REFUNDTOOL_CONSUMER_HANDLER_ATTEMPTS,
         )
-        topics_ensure(topics=consumer.topics + [dlq_topic_for(t) for t in consumer.topics])
-        consumer.run(stop_on_signals())
+        stop = stop_on_signals()
+        topics = consumer.topics + [dlq_topic_for(t) for t in consumer.topics]
+        # A broker that is down at start is waited for, like one that goes away later.
+        if retry_until_done(
+            lambda: topics_ensure(topics=topics), stop=stop, what="Kafka broker", errors=(KafkaException,)
+        ):
+            consumer.run(stop)
+        else:
+            consumer.close()
 
 
 def consumer_group_for(countries: set[str]) -> str:
