@@ -29,7 +29,7 @@ from uuid import UUID
 
 import orjson
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -124,6 +124,9 @@ class EventConsumer:
         self._retries: dict[tuple[str, int, int], _RetryState] = {}
         self._paused: dict[PartitionKey, float] = {}
         self._outage_backoff = 0.0
+        # Offsets whose commit failed (a coordinator moving, a rebalance): sent again with the next
+        # commit. A redelivery meanwhile is harmless: the inbox makes it a no-op.
+        self._uncommitted: dict[PartitionKey, int] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -138,6 +141,8 @@ class EventConsumer:
                 batch = self.consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
                 if batch:
                     self.process(batch, stop)
+                elif self._uncommitted:
+                    self._commit({})
         finally:
             self.close()
 
@@ -167,12 +172,7 @@ class EventConsumer:
                 EVENTS_DEAD_LETTERED.labels(item.message.topic(), (item.dead or ("",))[0]).inc()
                 EVENTS_CONSUMED.labels(item.spec.name, "dead_lettered").inc()
         if result.done:
-            self.consumer.commit(
-                offsets=[
-                    TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in result.done.items()
-                ],
-                asynchronous=False,
-            )
+            self._commit({key: offset + 1 for key, offset in result.done.items()})
         for (topic, partition), (offset, resume_at) in result.retry.items():
             tp = TopicPartition(topic, partition, offset)
             self.consumer.pause([tp])
@@ -397,6 +397,30 @@ class EventConsumer:
             return None
         delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (state.attempts - 1))
         return now + delay
+
+    def _commit(self, offsets: dict[PartitionKey, int]) -> None:
+        """Commits `offsets` with any that failed before, for partitions still assigned; a failure is
+        logged (once until a commit succeeds) and left for the next batch, never raised."""
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        pending = {key: offset for key, offset in self._uncommitted.items() if key in assigned}
+        for key, offset in offsets.items():
+            pending[key] = max(offset, pending.get(key, offset))
+        if not pending:
+            self._uncommitted = {}
+            return
+        try:
+            self.consumer.commit(
+                offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in pending.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:
+            if not self._uncommitted:
+                logger.warning("offset commit failed (%s); it goes again with the next batch", exc)
+            self._uncommitted = pending
+            return
+        if self._uncommitted:
+            logger.warning("offsets committed again after a failed commit")
+        self._uncommitted = {}
 
     def _resume_due_partitions(self) -> None:
         now = time.monotonic()

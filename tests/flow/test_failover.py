@@ -20,6 +20,7 @@ from tests.support.processes import wait_for
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SETTLED = {"refunded", "completed", "payment_failed"}
 BATCH = 40
+GROUP = "refundtool-flow"  # the consumer's group in tests/flow/conftest.py
 # The controller notices a dead broker after broker.session.timeout.ms (9 s) and moves its leaders;
 # a producer's send waits that long at most, then is retried by the idempotent producer.
 FAILOVER_SECONDS = 60
@@ -32,7 +33,14 @@ def busiest_leader() -> int:
     return leaders.most_common(1)[0][0]
 
 
-def test_a_killed_broker_loses_and_doubles_nothing(flow, kafka_cluster):
+def group_coordinator() -> int:
+    """The node that coordinates the consumer's group: losing it makes the consumer's commits fail."""
+    admin = AdminClient({"bootstrap.servers": settings.KAFKA_BOOTSTRAP_SERVERS})
+    return admin.describe_consumer_groups([GROUP])[GROUP].result(timeout=10).coordinator.id
+
+
+@pytest.mark.parametrize("choose_victim", [busiest_leader, group_coordinator], ids=["busiest-leader", "coordinator"])
+def test_a_killed_broker_loses_and_doubles_nothing(flow, kafka_cluster, choose_victim):
     flow.start_service(fail_rate="0.2")
     requests = []
 
@@ -47,13 +55,15 @@ def test_a_killed_broker_loses_and_doubles_nothing(flow, kafka_cluster):
         )
 
     send_batch_and_wait("before the kill")
-    victim = busiest_leader()
+    victim = choose_victim()
     batch = [flow.request("RU") for _ in range(BATCH)]
     flow.publish(*batch)
     requests.extend(batch)
     kafka_cluster.kill(victim)  # while that batch is being consumed, paid and published
-    send_batch_and_wait(f"with broker {victim} dead")
-    kafka_cluster.restart(victim)
+    try:
+        send_batch_and_wait(f"with broker {victim} dead")
+    finally:
+        kafka_cluster.restart(victim)  # also after a failure: the session's later tests need the node
     send_batch_and_wait(f"after broker {victim} came back")
 
     refunds = {str(r.id): r for r in Refund.objects.all()}
