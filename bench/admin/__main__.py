@@ -70,6 +70,10 @@ def _configure() -> None:
             "DJANGO_SECRET_KEY": os.environ.get("BENCH_SECRET_KEY", "bench-only-" + uuid.uuid4().hex),
             "DJANGO_ALLOWED_HOSTS": "testserver",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
+            # Production refuses the emulator's credentials; the admin never calls the provider.
+            "FISCAL_LOGIN": "bench",
+            "FISCAL_PASSWORD": "bench-only-" + uuid.uuid4().hex,
+            "FISCAL_ALLOW_HTTP": "1",
             "REFUNDTOOL_LOG_LEVEL": "WARNING",
         }
     )

@@ -62,6 +62,7 @@ def main() -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "refundtool.settings",
+        "DJANGO_DEBUG": "1",  # the emulator's credentials over http
         "DATABASE_URL": f"{args.database_server}/{database}",
         "REDIS_URL": args.redis_url,
         "FISCAL_PROVIDER_URL": f"http://127.0.0.1:{emulator_port}/possystem/v5",

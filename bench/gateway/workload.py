@@ -26,6 +26,10 @@ def gateway_environment(bootstrap_servers: str, database_url: str, var_dir: str)
         "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
+        # Production refuses the emulator's credentials; the gateway never calls the provider.
+        "FISCAL_LOGIN": "bench",
+        "FISCAL_PASSWORD": "bench-only-" + uuid.uuid4().hex,
+        "FISCAL_ALLOW_HTTP": "1",
         "REFUNDTOOL_VAR_DIR": var_dir,
         "REFUNDTOOL_LOG_LEVEL": "WARNING",
     }

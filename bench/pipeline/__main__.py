@@ -46,7 +46,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    os.environ.update(DJANGO_SETTINGS_MODULE="refundtool.settings", REFUNDTOOL_LOG_LEVEL="WARNING")
+    os.environ.update(DJANGO_SETTINGS_MODULE="refundtool.settings", DJANGO_DEBUG="1", REFUNDTOOL_LOG_LEVEL="WARNING")
     from bench.support import DEFAULT_DATABASE_SERVER, local_broker, scratch_database
 
     with local_broker(args.kafka) as (bootstrap_servers, broker_pids):

@@ -16,7 +16,9 @@ REFUNDTOOL_VAR_DIR = Path(env_str("REFUNDTOOL_VAR_DIR", str(BASE_DIR / "var")))
 
 DEVELOPMENT_SECRET_KEY = "refundtool-development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Production unless told otherwise: a deployment that forgets the variable must not serve debug pages.
+# scripts/run and the tests turn it on.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
@@ -24,6 +26,10 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is off but DJANGO_ALLOWED_HOSTS is empty: set it to the host names the service answers to."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -61,6 +67,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "refundtool.urls"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "refundtool.error_reports.ReporterFilter"
 WSGI_APPLICATION = "refundtool.wsgi.application"
 ASGI_APPLICATION = "refundtool.asgi.application"
 

@@ -6,11 +6,33 @@ where the stuck-refund check reads it too.
 
 from __future__ import annotations
 
-from refundtool.settings.env import env_float, env_int, env_str
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from refundtool.settings.base import DEBUG
+from refundtool.settings.env import env_bool, env_float, env_int, env_str
+
+EMULATOR_LOGIN = EMULATOR_PASSWORD = "refundtool"  # noqa: S105 - the emulator's, refused in production below
 
 FISCAL_PROVIDER_URL = env_str("FISCAL_PROVIDER_URL", "http://127.0.0.1:8081/possystem/v5")
-FISCAL_LOGIN = env_str("FISCAL_LOGIN", "refundtool")
-FISCAL_PASSWORD = env_str("FISCAL_PASSWORD", "refundtool")
+FISCAL_LOGIN = env_str("FISCAL_LOGIN", EMULATOR_LOGIN)
+FISCAL_PASSWORD = env_str("FISCAL_PASSWORD", EMULATOR_PASSWORD)
+# The login and the receipts (customers' contacts) travel to the provider: plain http only where
+# the operator says the network is private.
+FISCAL_ALLOW_HTTP = env_bool("FISCAL_ALLOW_HTTP", False)
+if not DEBUG:
+    if EMULATOR_LOGIN in (FISCAL_LOGIN, FISCAL_PASSWORD):
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is off but FISCAL_LOGIN or FISCAL_PASSWORD is the emulator's default: "
+            "set the fiscal provider's credentials."
+        )
+    _scheme = urlsplit(FISCAL_PROVIDER_URL).scheme
+    if _scheme != "https" and not (_scheme == "http" and FISCAL_ALLOW_HTTP):
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is off but FISCAL_PROVIDER_URL is not an https URL "
+            "(set FISCAL_ALLOW_HTTP=1 to allow http on an internal network)."
+        )
 FISCAL_GROUP_CODE = env_str("FISCAL_GROUP_CODE", "refundtool-ru_1")
 FISCAL_COMPANY_INN = env_str("FISCAL_COMPANY_INN", "7700000001")
 FISCAL_COMPANY_SNO = env_str("FISCAL_COMPANY_SNO", "osn")

@@ -121,7 +121,7 @@ def _check(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REFUNDTOOL_"))}
     return subprocess.run(
         [sys.executable, str(settings.BASE_DIR / "manage.py"), "check"],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "refundtool.settings", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "refundtool.settings", "DJANGO_DEBUG": "1", **env},
         capture_output=True,
         text=True,
         timeout=60,
