@@ -1,5 +1,6 @@
-"""Support admin: the refund changelist and page, the audited support actions and the reports page."""
+"""Support admin: the refund changelist and page, the audited support actions, the reports page and API tokens."""
 
 from refundtool.admin.refunds import RefundAdmin
+from refundtool.admin.tokens import ApiTokenAdmin
 
-__all__ = ["RefundAdmin"]
+__all__ = ["ApiTokenAdmin", "RefundAdmin"]

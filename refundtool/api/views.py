@@ -160,6 +160,7 @@ REPORT_PARAMETERS = [
 
 class ReportView(APIView):
     permission_classes = [requires(EXPORT_REFUND_REPORTS)]
+    throttle_scope = "reports"  # refundtool.api.throttling: a report reads a whole period
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonErrorsOnly
     report = ""

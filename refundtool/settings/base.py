@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -9,7 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from events.monitoring.multiprocess import use_multiprocess_directory
-from refundtool.settings.env import env_bool, env_int, env_list, env_seconds_by_name, env_str
+from refundtool.settings.env import env_bool, env_int, env_list, env_rate, env_seconds_by_name, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REFUNDTOOL_VAR_DIR = Path(env_str("REFUNDTOOL_VAR_DIR", str(BASE_DIR / "var")))
@@ -39,8 +40,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "rangefilter",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "refundtool.admin.timezone.BusinessTimeZoneMiddleware",
+    # Answers a locked-out admin login (django-axes) with its 429 page.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -181,13 +185,37 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
+# --- Accounts -------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes counts failed logins (admin) and refuses a username from an address after too many.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+# The pair, so a stranger cannot lock a colleague out from elsewhere, nor one address lock everyone out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner from every process; failed logins and lockouts are still logged
+
 # --- REST framework -------------------------------------------------------------------------
+# API tokens (django-rest-knox): only a SHA-512 of each token is stored, and each expires.
+REFUNDTOOL_API_TOKEN_TTL_DAYS = env_int("REFUNDTOOL_API_TOKEN_TTL_DAYS", 90, minimum=1)
+REST_KNOX = {"TOKEN_TTL": timedelta(days=REFUNDTOOL_API_TOKEN_TTL_DAYS), "AUTH_HEADER_PREFIX": "Token"}
+# Requests per credential (token, else user): "N/second|minute|hour|day"; reports cost far more.
+REFUNDTOOL_API_RATE = env_rate("REFUNDTOOL_API_RATE", "600/minute")
+REFUNDTOOL_API_REPORT_RATE = env_rate("REFUNDTOOL_API_REPORT_RATE", "30/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["refundtool.api.throttling.CredentialRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "refundtool.api.errors.exception_handler",
 }

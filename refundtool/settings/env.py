@@ -46,6 +46,18 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
 
 
+RATE_PERIODS = ("second", "minute", "hour", "day")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit in DRF's form, "100/minute": a count, then second, minute, hour or day."""
+    value = os.environ.get(name, "") or default
+    count, _, period = value.strip().partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in RATE_PERIODS:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 100/minute (per {', '.join(RATE_PERIODS)})")
+    return value.strip()
+
+
 def env_seconds_by_name(name: str, defaults: dict[str, int], *, allowed: set[str] | None = None) -> dict[str, int]:
     """`defaults` with the "name=seconds,name=seconds" pairs of the variable on top."""
     result = dict(defaults)

@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fiscalization.models import Receipt
+from refundtool.api.services import api_token_issue
 from refundtool.models import Refund
 from refundtool.roles import ACCOUNTANT
 from tests.admin.factories import make_refund
@@ -22,8 +22,8 @@ LIST = reverse("refundtool_api:refund-list")
 @pytest.fixture
 def api(make_user) -> APIClient:
     client = APIClient()
-    token = Token.objects.create(user=make_user("reporting-bot", ACCOUNTANT))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = api_token_issue(user=make_user("reporting-bot", ACCOUNTANT), expiry=timezone.now() + timedelta(days=1))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 
