@@ -10,7 +10,8 @@ every refund in it for manual work. A flag is cleared by the next check that fin
 gone: the refund moved on, or Payment answered.
 
 Kinds: ``stuck_in_<state>`` (one per state, so a refund that moves from one stuck state to another
-gets a new flag) and ``payment_unanswered``.
+gets a new flag), ``payment_unanswered``, and ``outbox_parked`` (an event of the refund that the broker
+refused for good waits for an operator, and so do its later events).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from events.messaging.parking import outbox_parked
 from events.monitoring.flags import flags_clear, flags_raise
 from events.monitoring.history import samples_record
 from events.monitoring.models import ResponseExpectation, Sample
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 SUBJECT = REFUND_FLAG_SUBJECT
 PAYMENT_UNANSWERED = "payment_unanswered"
+OUTBOX_PARKED = "outbox_parked"
 REFUND_STATES_SERIES = "refunds_in_state"
 # The states a refund passes through or waits in; completed and cancelled only ever grow.
 OPEN_STATUSES = [status.value for status in RefundStatus if status not in TERMINAL_STATUSES]
@@ -107,3 +110,17 @@ def flag_unanswered_payments(sender: Any, *, expectations: Sequence[ResponseExpe
         if expectation.command_type == ITEM_READY_TO_REFUND and expectation.correlation_field == "refund_id"
     }
     flags_raise(subject_type=SUBJECT, kind=PAYMENT_UNANSWERED, details=details)
+
+
+def flag_parked_outbox_rows() -> None:
+    """events.messaging.hooks.outbox_parked_changed: a refund with a parked event is flagged, and its flag
+    is cleared once no event of it is parked any more (retried or skipped)."""
+    details: dict[str, str] = {}
+    for row in outbox_parked():
+        refund_id = row.message.get("data", {}).get("refund_id")
+        if refund_id and refund_id not in details:
+            details[refund_id] = f"{row.event_type} {row.eid} refused by the broker for good: {row.last_error[:300]}"
+    flags_raise(subject_type=SUBJECT, kind=OUTBOX_PARKED, details=details)
+    flags_clear(
+        subject_type=SUBJECT, kind=OUTBOX_PARKED, still_holding=list(details), reason="its parked events were released"
+    )

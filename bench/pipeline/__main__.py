@@ -257,10 +257,10 @@ def _relay_rate(batch_size: int | None) -> tuple[float, int]:
     started = time.perf_counter()
     published = 0
     while published < rows:
-        done, failed = relay.relay_batch()
-        if failed:
-            raise SystemExit(f"bench: the relay failed to publish {failed} rows")
-        published += done
+        outcome = relay.relay_batch()
+        if outcome.failed or outcome.parked:
+            raise SystemExit(f"bench: the relay failed to publish {outcome.failed + outcome.parked} rows")
+        published += outcome.published
     return rows / (time.perf_counter() - started), rows
 
 

@@ -1,4 +1,5 @@
-"""Admin of dead letters: list, inspect, replay and discard, each decision recorded."""
+"""Admin of dead letters (list, inspect, replay and discard) and of the outbox (parked rows: retry or
+skip); each decision is recorded with the operator's name and reason."""
 
 import json
 from typing import Any
@@ -8,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -23,7 +25,8 @@ from events.messaging.dead_letters import (
     dead_letter_replay,
     dlq_topics,
 )
-from events.messaging.models import DeadLetterDecision
+from events.messaging.models import DeadLetterDecision, OutboxDecision, OutboxMessage
+from events.messaging.parking import OutboxRowNotParkedError, outbox_retry, outbox_skip
 
 DECISION_OPEN = "open"  # the decision filter's value for letters nobody decided yet
 DEAD_LETTERS_LIMIT = 200
@@ -179,3 +182,99 @@ def _pretty(text: str) -> str:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     except ValueError:
         return text
+
+
+class ParkedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "parked"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "parked"), ("waiting", "waiting"), ("published", "published")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> QuerySet[OutboxMessage]:
+        match self.value():
+            case "yes":
+                return queryset.filter(failed_at__isnull=False, published_at__isnull=True)
+            case "waiting":
+                return queryset.filter(failed_at__isnull=True, published_at__isnull=True)
+            case "published":
+                return queryset.filter(published_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """The outbox, read-only. A parked row (refused by the broker for good) is retried or skipped by an
+    action that asks for a reason and records an OutboxDecision (events.messaging.parking)."""
+
+    list_display = ["id", "event_type", "eid", "key", "created_at", "published_at", "failed_at", "attempts", "refusal"]
+    list_filter = [ParkedFilter, "event_type"]
+    search_fields = ["=key", "=eid"]
+    actions = ["retry_parked", "skip_parked"]
+    show_full_result_count = False  # the outbox is large; counting it on every page is not
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OutboxMessage | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboxMessage | None = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("events.add_outboxdecision")
+
+    @admin.display(description="last error")
+    def refusal(self, row: OutboxMessage) -> str:
+        return row.last_error[:200]
+
+    @admin.action(description="Retry the selected parked rows", permissions=["decide"])
+    def retry_parked(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> HttpResponse | None:
+        return self._decide(request, queryset, OutboxDecision.Action.RETRY)
+
+    @admin.action(description="Skip the selected parked rows (never send them)", permissions=["decide"])
+    def skip_parked(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> HttpResponse | None:
+        return self._decide(request, queryset, OutboxDecision.Action.SKIP)
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[OutboxMessage], action: str) -> HttpResponse | None:
+        form = DeadLetterForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            service = outbox_retry if action == OutboxDecision.Action.RETRY else outbox_skip
+            ids = list(queryset.values_list("id", flat=True))
+            try:
+                done = service(ids=ids, actor=request.user.get_username(), reason=form.cleaned_data["reason"])
+            except OutboxRowNotParkedError as exc:
+                messages.error(request, f"Nothing was done: {exc}")
+            else:
+                messages.success(request, f"{action}: {done} parked row(s), recorded with your reason.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{action.capitalize()} {queryset.count()} parked outbox row(s)?",
+            "rows": queryset,
+            "action": action,
+            "action_name": f"{action}_parked",
+            "form": form,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "admin/events/outboxmessage/confirm.html", context)
+
+
+@admin.register(OutboxDecision)
+class OutboxDecisionAdmin(admin.ModelAdmin):
+    """What operators did with parked rows: read-only, like the decisions themselves."""
+
+    list_display = ["decided_at", "action", "event_type", "eid", "key", "actor", "reason"]
+    list_filter = ["action", "event_type"]
+    search_fields = ["=key", "=eid", "actor"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OutboxDecision | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboxDecision | None = None) -> bool:
+        return False

@@ -28,6 +28,8 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
             "partitioner": "murmur2_random",
             "linger.ms": 5,
             "compression.type": "lz4",
+            # A record the topics would refuse is refused here already, on every broker (tansu has no limit).
+            "message.max.bytes": settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES,
             **overrides,
         }
     )

@@ -14,6 +14,9 @@ EVENTS_DEAD_LETTERED = Counter(
     "refundtool_events_dead_lettered_total", "Messages sent to a dead-letter topic.", ["topic", "error_class"]
 )
 EVENTS_PRODUCED = Counter("refundtool_events_produced_total", "Events published by the outbox relay.", ["event_type"])
+OUTBOX_PARKED = Counter(
+    "refundtool_outbox_parked_total", "Outbox rows parked because the broker refused them for good.", ["event_type"]
+)
 CONSUMER_BATCH_SECONDS = Histogram(
     "refundtool_consumer_batch_seconds",
     "Time to process one polled batch, from poll to offset commit.",

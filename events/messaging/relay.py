@@ -2,9 +2,10 @@
 
 Several relays may run: each claims a batch with FOR UPDATE SKIP LOCKED. Per key, a later row is
 never sent before an earlier one is acknowledged: a claimed row waits when an earlier row of its key
-is held by another relay, and within a batch the rows of one key go out in rounds, one per key per
-round, each round acknowledged before the next. A crash between publish and mark re-sends the row
-with the same eid, which consumers drop.
+is held by another relay or parked, and within a batch the rows of one key go out in rounds, one per
+key per round, each round acknowledged before the next. A crash between publish and mark re-sends the
+row with the same eid, which consumers drop. A row the broker refuses for good is parked
+(events.messaging.parking); a transient refusal is retried with backoff.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Min, TextField
+from django.db.models import Exists, F, Min, OuterRef, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from events.messaging.kafka import producer_config
 from events.messaging.metrics import EVENTS_PRODUCED, OUTBOX_PUBLISH_LATENCY
 from events.messaging.models import OutboxMessage
+from events.messaging.parking import outbox_park, refused_for_good
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,6 @@ BACKOFF_MAX_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 300.0
 PRUNE_CHUNK_SIZE = 5000
 PRUNE_CHUNKS_PER_PASS = 20  # at most ~100,000 rows between two looks for work
-DELIVERY_TIMEOUT_MS = 15000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,12 @@ class _Row:
     headers: list[tuple[str, bytes]]
     event_type: str
     created_at: datetime
+
+
+class BatchOutcome(NamedTuple):
+    published: int
+    failed: int  # refused for now: retried after a backoff
+    parked: int  # refused for good: left for an operator
 
 
 class OutboxRelay:
@@ -69,8 +77,8 @@ class OutboxRelay:
                 try:
                     if connection.vendor == "postgresql":
                         self._listen()  # before each look for work, so no commit falls between the two
-                    published, failed = self.relay_batch()
-                    idle = not published and not failed
+                    published, failed, parked = self.relay_batch()
+                    idle = not published and not failed and not parked
                     if idle and (self._prune_unfinished or time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS):
                         self.prune()
                 except (OperationalError, InterfaceError, psycopg.OperationalError) as exc:
@@ -95,8 +103,11 @@ class OutboxRelay:
                     logger.warning("broker did not take %d event(s); retrying in %.1fs", failed, self._backoff)
                     stop.wait(self._backoff)
                     continue
+                if parked:
+                    self.producer.flush(0)
+                    self.producer = self._new_producer()  # an idempotent producer's sequence broke there
                 self._backoff = 0.0
-                if published:  # look again before sleeping: a commit may have landed meanwhile
+                if published or parked:  # look again before sleeping: a commit may have landed meanwhile
                     continue
                 try:
                     self._wait_for_work(stop)
@@ -110,14 +121,14 @@ class OutboxRelay:
 
     @staticmethod
     def _new_producer() -> Producer:
-        return Producer(producer_config(**{"delivery.timeout.ms": DELIVERY_TIMEOUT_MS}))
+        return Producer(producer_config(**{"delivery.timeout.ms": settings.REFUNDTOOL_OUTBOX_DELIVERY_TIMEOUT_MS}))
 
-    def relay_batch(self) -> tuple[int, int]:
-        """Publishes one claimed batch; returns (published, failed) row counts."""
+    def relay_batch(self) -> BatchOutcome:
+        """Publishes one claimed batch and parks what the broker refused for good."""
         with transaction.atomic():
             rows = self._without_keys_held_elsewhere(self._claim())
             if not rows:
-                return 0, 0
+                return BatchOutcome(0, 0, 0)
             published, errors = self._publish_in_key_order(rows)
             if settings.REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS:
                 time.sleep(settings.REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS / 1000)
@@ -126,21 +137,25 @@ class OutboxRelay:
                 OutboxMessage.objects.filter(id__in=[row.id for row in published]).update(
                     published_at=now, attempts=F("attempts") + 1, last_error=""
                 )
+            refusals = {row.id: (row.event_type, str(errors[row.id])) for row in rows if _for_good(errors.get(row.id))}
             for row in rows:
                 if row.id in errors:
                     OutboxMessage.objects.filter(id=row.id).update(
-                        attempts=F("attempts") + 1, last_error=errors[row.id][:2000]
+                        attempts=F("attempts") + 1, last_error=str(errors[row.id])[:2000]
                     )
+            if refusals:
+                outbox_park(refusals=refusals, now=now)
         for event_type, count in Counter(row.event_type for row in published).items():
             EVENTS_PRODUCED.labels(event_type).inc(count)
         for row in published:
             OUTBOX_PUBLISH_LATENCY.observe((now - row.created_at).total_seconds())
-        if errors:
-            logger.warning("first delivery error: %s", next(iter(errors.values())))
-        return len(published), len(rows) - len(published)
+        if len(errors) > len(refusals):
+            logger.warning("first delivery error: %s", next(e for i, e in errors.items() if i not in refusals))
+        return BatchOutcome(len(published), len(errors) - len(refusals), len(refusals))
 
     def _claim(self) -> list[_Row]:
-        """The oldest unpublished rows no other relay holds, locked until this transaction ends."""
+        """The oldest unpublished rows no other relay holds and no parked row holds back, locked until
+        this transaction ends."""
         if connection.vendor == "postgresql":
             # Between two ANALYZEs of a fast-growing outbox the planner expects a handful of
             # unpublished rows and reads them all through a bitmap, then sorts them, for every batch:
@@ -148,9 +163,13 @@ class OutboxRelay:
             # stops after one batch.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL enable_bitmapscan = off")
+        parked_before = OutboxMessage.objects.filter(
+            failed_at__isnull=False, key=OuterRef("key"), id__lt=OuterRef("id")
+        )
         claimed = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True)
+            .filter(published_at__isnull=True, failed_at__isnull=True)
+            .exclude(Exists(parked_before))
             .order_by("id")
             # The message as its stored JSON text, which is what goes to Kafka: no decoding and
             # re-encoding of every message.
@@ -187,12 +206,12 @@ class OutboxRelay:
         )
         return [row for row in claimed if row.key not in earliest_elsewhere or row.id < earliest_elsewhere[row.key]]
 
-    def _publish_in_key_order(self, rows: list[_Row]) -> tuple[list[_Row], dict[int, str]]:
+    def _publish_in_key_order(self, rows: list[_Row]) -> tuple[list[_Row], dict[int, KafkaError | str]]:
         by_key: dict[str, list[_Row]] = defaultdict(list)
         for row in rows:
             by_key[row.key].append(row)
         published: list[_Row] = []
-        errors: dict[int, str] = {}
+        errors: dict[int, KafkaError | str] = {}
         failed_keys: set[str] = set()
         for round_index in range(max(len(key_rows) for key_rows in by_key.values())):
             batch = [
@@ -205,13 +224,13 @@ class OutboxRelay:
             results: dict[int, KafkaError | None] = {}
             for row in batch:
                 self._produce(row, results)
-            self.producer.flush(DELIVERY_TIMEOUT_MS / 1000 + 5)
+            self.producer.flush(settings.REFUNDTOOL_OUTBOX_DELIVERY_TIMEOUT_MS / 1000 + 5)
             for row in batch:
                 error = results.get(row.id, "no delivery report")
                 if error is None:
                     published.append(row)
                 else:
-                    errors[row.id] = str(error)
+                    errors[row.id] = error
                     failed_keys.add(row.key)
         return published, errors
 
@@ -227,6 +246,9 @@ class OutboxRelay:
                 return
             except BufferError:
                 self.producer.poll(0.1)
+            except KafkaException as exc:  # refused before sending: larger than the client's own limit
+                results[row.id] = exc.args[0]
+                return
 
     def prune(self, *, chunk_size: int = PRUNE_CHUNK_SIZE, chunks: int = PRUNE_CHUNKS_PER_PASS) -> int:
         """Deletes rows published before the retention, oldest first, a chunk per transaction.
@@ -276,3 +298,7 @@ class OutboxRelay:
             self._listener = psycopg.connect(**params, autocommit=True)
             self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
         return self._listener
+
+
+def _for_good(error: KafkaError | str | None) -> bool:
+    return isinstance(error, KafkaError) and refused_for_good(error)

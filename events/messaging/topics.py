@@ -22,7 +22,8 @@ def specified_topics() -> list[str]:
 
 
 def topics_ensure(*, topics: list[str] | None = None, partitions: int | None = None) -> list[str]:
-    """Returns the topics it created; topics that exist already are left as they are."""
+    """Returns the topics it created; topics that exist already are left as they are. New topics take
+    REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES as their max.message.bytes, the limit the validation assumes."""
     admin = admin_client()
     wanted = topics if topics is not None else specified_topics()
     existing = set(admin.list_topics(timeout=10).topics)
@@ -35,6 +36,7 @@ def topics_ensure(*, topics: list[str] | None = None, partitions: int | None = N
                 topic,
                 num_partitions=partitions or settings.KAFKA_TOPIC_PARTITIONS,
                 replication_factor=settings.KAFKA_REPLICATION_FACTOR,
+                config={"max.message.bytes": str(settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES)},
             )
             for topic in missing
         ],

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -92,15 +92,19 @@ class _ScrapeCollectors(Collector):
 
 def outbox_metrics() -> Iterator[Metric]:
     backlog = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
-        count=Count("id"), oldest=Min("created_at")
+        count=Count("id"), oldest=Min("created_at"), parked=Count("id", filter=Q(failed_at__isnull=False))
     )
-    size = GaugeMetricFamily("refundtool_outbox_backlog", "Outbox rows written but not yet published")
+    size = GaugeMetricFamily("refundtool_outbox_backlog", "Outbox rows written but not yet published (parked included)")
     size.add_metric([], backlog["count"])
+    parked = GaugeMetricFamily(
+        "refundtool_outbox_parked", "Outbox rows the broker refused for good, waiting for an operator to retry or skip"
+    )
+    parked.add_metric([], backlog["parked"])
     oldest = GaugeMetricFamily(
         "refundtool_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row (0 when none)"
     )
     oldest.add_metric([], (timezone.now() - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0.0)
-    yield from (size, oldest)
+    yield from (size, parked, oldest)
 
 
 def response_metrics() -> Iterator[Metric]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.urls import reverse
 
 from events.messaging.models import OutboxMessage
@@ -54,7 +54,7 @@ def responses_chart(since: datetime, until: datetime) -> Chart:
 def events_tiles(now: datetime) -> list[Tile]:
     tiles = []
     backlog = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
-        count=Count("id"), oldest=Min("created_at")
+        count=Count("id"), oldest=Min("created_at"), parked=Count("id", filter=Q(failed_at__isnull=False))
     )
     age = (now - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0.0
     tiles.append(
@@ -63,6 +63,15 @@ def events_tiles(now: datetime) -> list[Tile]:
             value=str(backlog["count"]),
             level="err" if age > OUTBOX_ERR_SECONDS else "warn" if age > OUTBOX_WARN_SECONDS else "ok",
             note=f"oldest waiting {age:.0f} s" if backlog["count"] else "everything published",
+        )
+    )
+    tiles.append(
+        Tile(
+            label="Outbox parked",
+            value=str(backlog["parked"]),
+            level="err" if backlog["parked"] else "ok",
+            link=f"{reverse('admin:events_outboxmessage_changelist')}?parked=yes",
+            note="refused by the broker for good: retry or skip" if backlog["parked"] else "nothing refused",
         )
     )
     expectations_url = reverse("admin:events_responseexpectation_changelist")

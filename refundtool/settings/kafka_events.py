@@ -20,6 +20,10 @@ KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 6000 if DEBUG els
 KAFKA_CLUSTER_NAME = env_str("KAFKA_CLUSTER_NAME", "local")
 KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 6)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1 if DEBUG else 3)
+# The largest record a topic takes: ensure_topics gives every topic this max.message.bytes, producers
+# refuse larger records themselves, and a refund request whose events could not fit is refused when
+# it is validated. Kafka's default; raise it together with the topics' configuration.
+REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES = env_int("REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES", 1048588, minimum=4096)
 
 # --- Consumer lag (Burrow's rules) ----------------------------------------------------------
 LAG_SAMPLE_INTERVAL_SECONDS = env_int("LAG_SAMPLE_INTERVAL_SECONDS", 10, minimum=1)
@@ -46,6 +50,8 @@ REFUNDTOOL_OUTBOX_BATCH_SIZE = env_int("REFUNDTOOL_OUTBOX_BATCH_SIZE", 500)
 REFUNDTOOL_OUTBOX_RETENTION_HOURS = env_int("REFUNDTOOL_OUTBOX_RETENTION_HOURS", 72)
 # On SQLite there is no LISTEN/NOTIFY: the relay polls this often.
 REFUNDTOOL_OUTBOX_POLL_INTERVAL_MS = env_int("REFUNDTOOL_OUTBOX_POLL_INTERVAL_MS", 100)
+# How long the relay's producer tries to deliver a row before it counts as a transient failure.
+REFUNDTOOL_OUTBOX_DELIVERY_TIMEOUT_MS = env_int("REFUNDTOOL_OUTBOX_DELIVERY_TIMEOUT_MS", 15000, minimum=1000)
 # Fault injection for crash tests: the relay sleeps this long between publishing and marking.
 REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS = env_int("REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS", 0)
 

@@ -15,6 +15,7 @@ from refundtool import handlers as refund_handlers
 from refundtool.monitoring import flag_unanswered_payments
 from refundtool.receipts import registered_receipt_sources
 from refundtool.signals import refund_transitioned
+from refundtool.event_size import refund_request_size_errors
 from refundtool.validation import refund_request_rule_errors
 
 
@@ -27,13 +28,16 @@ def test_every_consumed_event_type_has_the_handler_of_its_owner():
 
 
 def test_business_rules_are_the_refund_requests_own():
-    assert registered_business_rules() == {"bob.refund_requested": [refund_request_rule_errors]}
+    assert registered_business_rules() == {
+        "bob.refund_requested": [refund_request_rule_errors, refund_request_size_errors]
+    }
 
 
 def test_monitoring_works_inside_the_runtimes_transactions_through_its_hooks():
     assert hooks.registered() == {
         "outbox_written": [f"{expectations_open.__module__}.{expectations_open.__qualname__}"],
         "events_applied": [f"{expectations_answer.__module__}.{expectations_answer.__qualname__}"],
+        "outbox_parked_changed": ["refundtool.monitoring.flag_parked_outbox_rows"],
     }
 
 

@@ -42,7 +42,7 @@ def _refunds(count: int) -> list[str]:
 def test_every_row_goes_out_once_as_stored_and_is_marked(relay):
     orders = _refunds(3)
 
-    assert relay.relay_batch() == (9, 0)
+    assert relay.relay_batch() == (9, 0, 0)
 
     rows = {str(row.eid): row for row in OutboxMessage.objects.all()}
     assert all(row.published_at is not None and row.attempts == 1 and row.last_error == "" for row in rows.values())
@@ -54,7 +54,7 @@ def test_every_row_goes_out_once_as_stored_and_is_marked(relay):
         assert orjson.loads(message.value()) == row.message
         assert message.key().decode() == row.key in orders
         assert headers["event_type"].decode() == row.event_type
-    assert relay.relay_batch() == (0, 0)
+    assert relay.relay_batch() == (0, 0, 0)
 
 
 def test_a_row_waits_while_another_relay_holds_an_earlier_row_of_its_key(relay):
@@ -75,14 +75,14 @@ def test_a_row_waits_while_another_relay_holds_an_earlier_row_of_its_key(relay):
     thread.start()
     try:
         assert locked.wait(10)
-        assert relay.relay_batch() == (3, 0)
+        assert relay.relay_batch() == (3, 0, 0)
         unpublished = OutboxMessage.objects.filter(published_at__isnull=True)
         assert set(unpublished.values_list("key", flat=True)) == {held_order}
         assert unpublished.count() == 3
     finally:
         release.set()
         thread.join()
-    assert relay.relay_batch() == (3, 0)
+    assert relay.relay_batch() == (3, 0, 0)
     updates = [m for m in read_all("refund.update.v1", expect=4) if m.key().decode() == held_order]
     assert [orjson.loads(m.value())["data"]["sequence"] for m in updates] == [1, 2]
 

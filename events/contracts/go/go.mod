@@ -1,0 +1,3 @@
+module refundtool/events/contracts/go
+
+go 1.24
