@@ -258,6 +258,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             "action_name": f"{action}_parked",
             "form": form,
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "parked_list": f"{reverse('admin:events_outboxmessage_changelist')}?parked=yes",
         }
         return TemplateResponse(request, "admin/events/outboxmessage/confirm.html", context)
 
