@@ -46,6 +46,11 @@ def test_generation_writes_every_contract_and_check_then_passes(workspace):
         f"{spec.topic}.json" for spec in all_event_specs()
     )
     assert (out_dir / "dtos.py").read_text().startswith(f"# {GENERATED_NOTICE}")
+    assert sorted(path.name for path in (out_dir / "vectors").iterdir()) == sorted(
+        f"{spec.topic}.json" for spec in all_event_specs()
+    )
+    assert (out_dir / "go" / "events_gen.go").is_file()
+    assert (out_dir / "php" / "src" / "RefundUpdateV1Message.php").is_file()
     assert _check(spec_dir, out_dir) == []
 
 
@@ -54,8 +59,43 @@ def test_check_names_the_files_a_spec_change_makes_stale(workspace):
     path = spec_dir / "refund.update.v1.yaml"
     spec = yaml.safe_load(path.read_text())
     spec["data"]["properties"]["note"] = {"type": "string"}
-    path.write_text(yaml.safe_dump(spec))
-    assert _check(spec_dir, out_dir) == ["asyncapi.json", "dtos.py", "schemas/refund.update.v1.json"]
+    spec["data"]["x-examples"][0]["note"] = "a note"  # the vectors' first example has every optional field
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
+    assert _check(spec_dir, out_dir) == [
+        "asyncapi.json",
+        "dtos.py",
+        "go/events_gen.go",
+        "php/src/RefundUpdateV1.php",
+        "schemas/refund.update.v1.json",
+        "vectors/refund.update.v1.json",
+    ]
+
+
+def test_changing_a_field_type_without_regenerating_fails_the_check_in_every_language(workspace):
+    spec_dir, out_dir = workspace
+    path = spec_dir / "refund.update.v1.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["data"]["properties"]["sequence"] = {"type": "string", "minLength": 1}
+    for example in spec["data"]["x-examples"]:
+        example["sequence"] = str(example["sequence"])
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
+    assert {
+        "dtos.py",
+        "go/events_gen.go",
+        "php/src/RefundUpdateV1.php",
+        "schemas/refund.update.v1.json",
+        "vectors/refund.update.v1.json",
+    } <= set(_check(spec_dir, out_dir))
+
+
+def test_an_example_without_an_optional_field_fails_the_command_with_the_reason(workspace):
+    spec_dir, out_dir = workspace
+    path = spec_dir / "refund.update.v1.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["data"]["properties"]["note"] = {"type": "string"}
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
+    with pytest.raises(CommandError, match=r"the first example lacks /data/note"):
+        call_command("generate_events", "--check", "--spec-dir", spec_dir, "--output-dir", out_dir)
 
 
 def test_check_names_missing_edited_and_leftover_files(workspace):
@@ -63,10 +103,17 @@ def test_check_names_missing_edited_and_leftover_files(workspace):
     (out_dir / "schemas" / "refund.update.v1.json").unlink()
     (out_dir / "dtos.py").write_text("# edited by hand\n")
     (out_dir / "schemas" / "refund.gone.v1.json").write_text("{}")
-    assert _check(spec_dir, out_dir) == ["dtos.py", "schemas/refund.gone.v1.json", "schemas/refund.update.v1.json"]
+    (out_dir / "php" / "src" / "RefundGoneV1.php").write_text("<?php\n")
+    assert _check(spec_dir, out_dir) == [
+        "dtos.py",
+        "php/src/RefundGoneV1.php",
+        "schemas/refund.gone.v1.json",
+        "schemas/refund.update.v1.json",
+    ]
     call_command("generate_events", "--spec-dir", spec_dir, "--output-dir", out_dir)
     assert _check(spec_dir, out_dir) == []
     assert not (out_dir / "schemas" / "refund.gone.v1.json").exists()
+    assert not (out_dir / "php" / "src" / "RefundGoneV1.php").exists()
 
 
 def test_an_invalid_spec_fails_the_command_with_the_reason(workspace):

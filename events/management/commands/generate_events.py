@@ -4,11 +4,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from events.contracts.generation import CONTRACTS_DIR, render_contracts, stale_files, write_contracts
+from events.contracts.golang import GeneratorError
 from events.contracts.specification import SPEC_DIR, SpecError, load_specification
+from events.contracts.vectors import VectorError
 
 
 class Command(BaseCommand):
-    help = "Writes the JSON Schemas, DTOs and AsyncAPI document of events/contracts/ from events/contracts/spec/."
+    help = (
+        "Writes the JSON Schemas, DTOs, AsyncAPI document, Go and PHP types and shared vectors of "
+        "events/contracts/ from events/contracts/spec/."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -20,8 +25,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, check: bool, spec_dir: Path, output_dir: Path, **options: Any) -> None:
         try:
             rendered = render_contracts(load_specification(spec_dir))
-        except SpecError as exc:
+        except (SpecError, VectorError) as exc:
             raise CommandError(f"the specification is invalid: {exc}") from exc
+        except GeneratorError as exc:
+            raise CommandError(f"the Go types could not be generated: {exc}") from exc
         if check:
             stale = stale_files(output_dir, rendered)
             for name in stale:
