@@ -23,7 +23,7 @@ def handle_refund_processed(event: IncomingEvent) -> None:
             processed_at=datetime.fromisoformat(data["processed_at"]),
             payment_transaction_id=data.get("payment_transaction_id", ""),
             failure_reason=data.get("failure_reason", ""),
-            actor=Actor.event(eid=event.eid, producer=str(event.metadata.get("producer") or "payment")),
+            actor=Actor.of_message(eid=event.eid, metadata=event.metadata, default_producer="payment"),
         )
     except RefundNotFoundError as exc:
         # The refund may be on its way (another consumer, a lagging partition): wait a bounded time.

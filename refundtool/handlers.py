@@ -17,7 +17,7 @@ from refundtool.services import Actor, refund_cancel, refund_request, refund_req
 
 
 def _actor(event: IncomingEvent) -> Actor:
-    return Actor.event(eid=event.eid, producer=str(event.metadata.get("producer") or "bob"))
+    return Actor.of_message(eid=event.eid, metadata=event.metadata, default_producer="bob")
 
 
 def handle_refund_requested(event: IncomingEvent) -> None:

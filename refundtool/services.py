@@ -52,6 +52,7 @@ _STATUS_FIELD = Refund._meta.get_field("status")
 CREATION = "request"
 CREATION_ACTORS = (ActorKind.EVENT, ActorKind.USER)
 SYSTEM_ACTOR_ID = "refundtool"
+GATEWAY_ACTOR_PREFIX = "gateway:"  # the actor id of an event published through the events-bus gateway
 RESOLUTIONS = {
     S.COMPLETED: "resolve_as_completed",
     S.CANCELLED: "resolve_as_cancelled",
@@ -70,6 +71,19 @@ class Actor:
     @classmethod
     def event(cls, *, eid: UUID, producer: str) -> Actor:
         return cls(ActorKind.EVENT, producer, eid)
+
+    @classmethod
+    def of_message(cls, *, eid: UUID, metadata: Mapping[str, Any], default_producer: str) -> Actor:
+        """The producer of a consumed message; `gateway:<credential>` when it came through the gateway.
+
+        Only the events-bus gateway sets metadata.received_at, and it refuses an event whose
+        metadata.producer is not the name of the token's credential: so the audit trail names the
+        credential, and tells its events from those a system wrote to Kafka itself.
+        """
+        producer = str(metadata.get("producer") or default_producer)
+        return cls.event(
+            eid=eid, producer=f"{GATEWAY_ACTOR_PREFIX}{producer}" if metadata.get("received_at") else producer
+        )
 
     @classmethod
     def user(cls, username: str) -> Actor:

@@ -14,10 +14,12 @@ import psycopg
 import pytest
 import redis
 from django.conf import settings
+from django.test import Client
 
 from events.messaging.apache_kafka import ApacheKafkaCluster
 from events.messaging.embedded_broker import EmbeddedBroker, free_port
 from tests.support import brokers
+from tests.support.ops import SCRAPE_AUTH
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -70,6 +72,12 @@ def kafka_cluster(kafka_bootstrap: str) -> ApacheKafkaCluster:
     if cluster is None:
         pytest.skip("needs TEST_KAFKA=apache: tansu is a single process with nothing to fail over")
     return cluster
+
+
+@pytest.fixture
+def ops_client() -> Client:
+    """A client with the suite's scrape token, as Prometheus calls /metrics and /monitoring/*."""
+    return Client(**SCRAPE_AUTH)
 
 
 @pytest.fixture

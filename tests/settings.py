@@ -10,10 +10,14 @@ import os
 import shutil
 import tempfile
 
+from tests.support.ops import SCRAPE_TOKEN_SHA256
+
 # DEBUG is off unless asked for; the suite (and every process it starts, which inherits this) asks.
 os.environ["DJANGO_DEBUG"] = "1"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/refundtool")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The scrape token the tests send to /metrics, /monitoring/* and /readyz (tests.support.ops).
+os.environ["REFUNDTOOL_SCRAPE_TOKEN_SHA256"] = SCRAPE_TOKEN_SHA256
 # The metrics of this run's processes (this one and those it starts) go to a directory of its own.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="refundtool-metrics-")
 

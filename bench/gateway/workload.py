@@ -32,6 +32,7 @@ def gateway_environment(bootstrap_servers: str, database_url: str, var_dir: str)
         "FISCAL_ALLOW_HTTP": "1",
         "REFUNDTOOL_VAR_DIR": var_dir,
         "REFUNDTOOL_LOG_LEVEL": "WARNING",
+        "EVENTS_GATEWAY_RATE_LIMIT": "0",  # the benchmark measures the gateway, not its rate limit
     }
     env.pop("REDIS_URL", None)
     return env
@@ -70,7 +71,8 @@ def prepare(partitions: int) -> str:
     from events.messaging.kafka import admin_client
 
     call_command("migrate", verbosity=0)
-    _, token = producer_credential_create(name="bench", event_types=[EVENT_TYPE])
+    # Named as the sample events' metadata.producer: the gateway refuses events of another producer.
+    _, token = producer_credential_create(name="bob-ru", event_types=[EVENT_TYPE])
     admin = admin_client()
     for future in admin.create_topics([NewTopic(TOPIC, partitions, 1)]).values():
         future.result(timeout=10)

@@ -58,6 +58,11 @@ def forget_credentials() -> None:
     _credentials.clear()
 
 
+def envelope_countries() -> list[str]:
+    """The countries an event may name: the envelope's metadata.country."""
+    return list(default_specification().metadata_schema["properties"]["country"]["enum"])
+
+
 def event_type_list() -> list[dict[str, Any]]:
     return [
         {

@@ -21,7 +21,7 @@ from events.contracts.validation import message_errors, spec_for_message
 from events.gateway.metrics import GATEWAY_EVENTS
 from events.gateway.models import ProducerCredential
 from events.gateway.publisher import Refusal, publish_batch
-from events.gateway.selectors import forget_credentials, token_hash
+from events.gateway.selectors import envelope_countries, forget_credentials, token_hash
 
 logger = logging.getLogger(__name__)
 TOKEN_PREFIX = "rtg_"  # noqa: S105 - marks a gateway token in logs and secret scanners
@@ -31,13 +31,17 @@ TOKEN_PREFIX = "rtg_"  # noqa: S105 - marks a gateway token in logs and secret s
 
 
 def producer_credential_create(
-    *, name: str, event_types: Iterable[str], is_active: bool = True
+    *, name: str, event_types: Iterable[str], countries: Iterable[str] = (), is_active: bool = True
 ) -> tuple[ProducerCredential, str]:
-    """A new credential and its token; the token is not stored and cannot be shown again."""
+    """A new credential and its token; the token is not stored and cannot be shown again.
+
+    `countries` limits it to events of those countries; none: every country.
+    """
     token = _new_token()
     credential = ProducerCredential(
         name=name,
         event_types=_known_event_types(event_types),
+        countries=_known_countries(countries),
         is_active=is_active,
         token_hash=token_hash(token),
         token_prefix=token[:12],
@@ -50,13 +54,19 @@ def producer_credential_create(
 
 
 def producer_credential_update(
-    *, credential: ProducerCredential, name: str, event_types: Iterable[str], is_active: bool
+    *,
+    credential: ProducerCredential,
+    name: str,
+    event_types: Iterable[str],
+    is_active: bool,
+    countries: Iterable[str] = (),
 ) -> ProducerCredential:
     credential.name = name
     credential.event_types = _known_event_types(event_types)
+    credential.countries = _known_countries(countries)
     credential.is_active = is_active
     credential.full_clean()
-    credential.save(update_fields=["name", "event_types", "is_active"])
+    credential.save(update_fields=["name", "event_types", "countries", "is_active"])
     forget_credentials()
     return credential
 
@@ -83,6 +93,15 @@ def _known_event_types(event_types: Iterable[str]) -> list[str]:
     unknown = [name for name in chosen if name not in known]
     if unknown:
         raise ValidationError({"event_types": f"unknown event types: {', '.join(unknown)}"})
+    return chosen
+
+
+def _known_countries(countries: Iterable[str]) -> list[str]:
+    known = envelope_countries()
+    chosen = sorted(set(countries))
+    unknown = [code for code in chosen if code not in known]
+    if unknown:
+        raise ValidationError({"countries": f"unknown countries: {', '.join(unknown)}"})
     return chosen
 
 
@@ -161,7 +180,7 @@ def events_publish(*, event_type: str, events: Sequence[Any], producer_name: str
             [
                 EventOutcome(
                     index,
-                    _eid_of(event),
+                    event_eid(event),
                     EventStatus.FAILED if index in errors else EventStatus.ABORTED,
                     errors.get(index, []),
                 )
@@ -259,7 +278,8 @@ def _validated_records(
     return records, errors
 
 
-def _eid_of(event: Any) -> str | None:
+def event_eid(event: Any) -> str | None:
+    """The event's metadata.eid when it is a string, for its outcome; None otherwise."""
     metadata = event.get("metadata") if type(event) is dict else None
     eid = metadata.get("eid") if type(metadata) is dict else None
     return eid if type(eid) is str else None

@@ -15,7 +15,7 @@ from events.contracts.errors import JSON_CONTENT_TYPE, error_response, json_resp
 from events.contracts.query import QueryError, integer, query_parse
 from events.contracts.specification import UnknownEventType, get_event_spec
 from events.gateway import selectors
-from events.gateway.auth import authenticate, authorize
+from events.gateway.auth import authenticate, authorize, authorize_events
 from events.gateway.errors import GatewayError
 from events.gateway.metrics import GATEWAY_REQUEST_SECONDS, GATEWAY_REQUESTS
 from events.gateway.services import (
@@ -25,6 +25,7 @@ from events.gateway.services import (
     EventStatus,
     events_publish,
 )
+from events.gateway.throttling import credential_throttle
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 1000
@@ -46,9 +47,11 @@ def _publish(request: HttpRequest, event_type: str) -> HttpResponse:
         if request.method != "POST":
             raise GatewayError(405, "method_not_allowed", "use POST", headers={"Allow": "POST"})
         credential = authenticate(request)
+        credential_throttle(credential)
         _known(event_type)
         authorize(credential, event_type)
         events = _parse_events(request)
+        authorize_events(credential, events)
         try:
             written = events_publish(event_type=event_type, events=events, producer_name=credential.name)
         except EventsNotWrittenError as exc:

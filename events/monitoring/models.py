@@ -85,6 +85,9 @@ class ResponseExpectation(models.Model):
     class Meta:
         # Born in the events app: its table and migrations stay there, so no data moves.
         app_label = "events"
+        # events.monitoring.access: what a staff user needs for the ops endpoints. Declared on this
+        # model because every permission belongs to one; it covers all of monitoring's figures.
+        permissions = [("view_monitoring", "Can read /metrics, /monitoring/* and the details of /readyz")]
         indexes = [
             # The consumer's lookup of what a response answers, among the open ones only.
             models.Index(

@@ -3,9 +3,12 @@
 Consumer lag answers in Burrow's v3 shape, so Burrow's dashboards and alert scripts read it.
 
 ``GET /monitoring/lag/<group>`` answers like Burrow's ``/v3/kafka/<cluster>/consumer/<group>/lag``
-(every partition); ``GET /monitoring/lag/`` lists every group with its status. Both are open like
-/metrics, which carries the same figures. Beyond Burrow's fields, ``sampled_at`` (Unix ms) says
-when the picture was taken.
+(every partition); ``GET /monitoring/lag/`` lists every group with its status. Beyond Burrow's
+fields, ``sampled_at`` (Unix ms) says when the picture was taken.
+
+Every endpoint here but the admin's monitoring page takes a scrape token or a staff user with
+events.view_monitoring (events.monitoring.access); a refusal is in the service's one error shape,
+also on the Burrow-compatible endpoints, whose clients must send the token anyway.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from prometheus_client.exposition import choose_encoder
 
 from events.contracts.errors import FieldError, error_response
 from events.contracts.query import QueryError, boolean, choice, integer, query_parse
+from events.monitoring.access import ops_credential_required
 from events.monitoring.charts import legend, line_chart_svg
 from events.monitoring.collectors import metrics_registry
 from events.monitoring.dashboard import dashboard_build
@@ -65,6 +69,7 @@ def _refusal(request: HttpRequest) -> HttpResponse:
     return error_response(405, "method_not_allowed", f"method {request.method} not allowed; use GET")
 
 
+@ops_credential_required
 @_get_only(_burrow_refusal)
 def lag_list(request: HttpRequest) -> JsonResponse:
     snapshot = lag_snapshot()
@@ -80,6 +85,7 @@ def lag_list(request: HttpRequest) -> JsonResponse:
     )
 
 
+@ops_credential_required
 @_get_only(_burrow_refusal)
 def lag_detail(request: HttpRequest, group: str) -> JsonResponse:
     status = lag_group_status(group=group)
@@ -159,6 +165,7 @@ RESPONSES_DEFAULT_LIMIT = 100
 RESPONSES_MAX_LIMIT = 1000
 
 
+@ops_credential_required
 @_get_only(_refusal)
 def responses_list(request: HttpRequest) -> JsonResponse:
     """Commands waiting for their response, most overdue first.
@@ -219,6 +226,7 @@ def _expectation_json(expectation: ResponseExpectation, now: datetime) -> dict[s
 # --- /metrics -----------------------------------------------------------------------------------------
 
 
+@ops_credential_required
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text (or OpenMetrics when asked) of every process, and the scrape-time figures."""
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))

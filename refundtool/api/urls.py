@@ -1,7 +1,7 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from refundtool.api import views
+from refundtool.api.schema import SchemaView, SwaggerView
 
 app_name = "refundtool_api"
 
@@ -12,6 +12,6 @@ urlpatterns = [
     path("reports/refunds.xlsx", views.refunds_xlsx, name="report-refunds-xlsx"),
     path("reports/reconciliation.csv", views.reconciliation_csv, name="report-reconciliation-csv"),
     path("reports/reconciliation.xlsx", views.reconciliation_xlsx, name="report-reconciliation-xlsx"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("schema/swagger-ui/", SpectacularSwaggerView.as_view(url_name="refundtool_api:schema"), name="swagger-ui"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("schema/swagger-ui/", SwaggerView.as_view(url_name="refundtool_api:schema"), name="swagger-ui"),
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+
+from django.core.exceptions import ImproperlyConfigured
 
 from refundtool.settings.base import DEBUG
-from refundtool.settings.env import env_int, env_seconds_by_name, env_str
+from refundtool.settings.env import env_int, env_list, env_seconds_by_name, env_str
 
 # --- Kafka ----------------------------------------------------------------------------------
 EMBEDDED_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
@@ -35,6 +38,9 @@ EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS = env_int("EVENTS_GATEWAY_DELIVERY_TIMEOUT_MS
 # (events.gateway.publisher); a request alone in its process sends at once.
 EVENTS_GATEWAY_LINGER_MS = env_int("EVENTS_GATEWAY_LINGER_MS", 3)
 EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS = env_int("EVENTS_GATEWAY_CREDENTIAL_CACHE_SECONDS", 5)
+# Requests a producer credential may send per window (0: no limit); counted in the cache (Redis).
+EVENTS_GATEWAY_RATE_LIMIT = env_int("EVENTS_GATEWAY_RATE_LIMIT", 12000, minimum=0)
+EVENTS_GATEWAY_RATE_WINDOW_SECONDS = env_int("EVENTS_GATEWAY_RATE_WINDOW_SECONDS", 60, minimum=1)
 
 # --- Event runtime --------------------------------------------------------------------------
 REFUNDTOOL_CONSUMER_GROUP = env_str("REFUNDTOOL_CONSUMER_GROUP", "refundtool")
@@ -67,3 +73,10 @@ REFUNDTOOL_RESPONSE_EXPECTATION_RETENTION_HOURS = env_int(
 # How often the stuck check, the refund-state history and the lag history run, and how long history is kept.
 REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS = env_int("REFUNDTOOL_MONITORING_SAMPLE_INTERVAL_SECONDS", 60, minimum=1)
 REFUNDTOOL_MONITORING_HISTORY_HOURS = env_int("REFUNDTOOL_MONITORING_HISTORY_HOURS", 48, minimum=1)
+# SHA-256 (hex) of each scrape token that may read /metrics, /monitoring/* and /readyz's details;
+# several, so a new token can be rolled out before the old one is dropped. `manage.py scrape_token`.
+REFUNDTOOL_SCRAPE_TOKEN_SHA256 = frozenset(digest.lower() for digest in env_list("REFUNDTOOL_SCRAPE_TOKEN_SHA256", ""))
+if any(not re.fullmatch(r"[0-9a-f]{64}", digest) for digest in REFUNDTOOL_SCRAPE_TOKEN_SHA256):
+    raise ImproperlyConfigured(
+        "REFUNDTOOL_SCRAPE_TOKEN_SHA256 must list SHA-256 digests (64 hex digits), comma-separated"
+    )

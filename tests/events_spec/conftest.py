@@ -47,21 +47,42 @@ def fresh_producers() -> Iterator[None]:
 
 @pytest.fixture
 def gateway(db, spec_topics) -> Callable[..., Gateway]:
-    def make(event_types: list[str] | None = None, *, name: str | None = None) -> Gateway:
+    def make(
+        event_types: list[str] | None = None, *, name: str | None = None, countries: tuple[str, ...] = ()
+    ) -> Gateway:
         event_types = event_types if event_types is not None else ["bob.refund_requested", "refund.update"]
-        _, token = producer_credential_create(name=name or f"team-{uuid.uuid4().hex[:8]}", event_types=event_types)
-        return Gateway(token)
+        credential, token = producer_credential_create(
+            name=name or f"team-{uuid.uuid4().hex[:8]}", event_types=event_types, countries=countries
+        )
+        return Gateway(token, credential.name)
 
     return make
 
 
 class Gateway:
-    """A client of the gateway with a producer's token, calling the web process's WSGI application."""
+    """A client of the gateway with a producer's token, calling the web process's WSGI application.
 
-    def __init__(self, token: str | None) -> None:
+    A producer publishes under its credential's name: post() sets metadata.producer to it in every
+    event of the body (stamp=False sends the body as it is).
+    """
+
+    def __init__(self, token: str | None, name: str = "") -> None:
         self.token = token
+        self.name = name
 
-    def post(self, event_type: str, body: object, *, content_type: str = "application/json", **headers: str):
+    def post(
+        self,
+        event_type: str,
+        body: object,
+        *,
+        content_type: str = "application/json",
+        stamp: bool = True,
+        **headers: str,
+    ):
+        if stamp and self.name:
+            for event in body if isinstance(body, list) else [body]:
+                if isinstance(event, dict) and isinstance(event.get("metadata"), dict):
+                    event["metadata"]["producer"] = self.name
         raw = body if isinstance(body, bytes) else orjson.dumps(body)
         if self.token is not None:
             headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")

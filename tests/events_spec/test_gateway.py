@@ -282,14 +282,14 @@ def test_admin_issues_a_token_once_stores_only_its_hash_and_the_token_works(spec
     credential = ProducerCredential.objects.get(name="bob-kz")
     assert token.startswith(credential.token_prefix)
     assert token not in str(ProducerCredential.objects.filter(pk=credential.pk).values().get())
-    assert Gateway(token).post("refund.update", sample_message("refund.update", _order())).status_code == 200
+    assert Gateway(token, "bob-kz").post("refund.update", sample_message("refund.update", _order())).status_code == 200
 
     change_url = f"/admin/events/producercredential/{credential.pk}/change/"
     assert browser.get(change_url).status_code == 200
     browser.post(change_url, {"name": "bob-kz", "event_types": ["bob.refund_requested"], "is_active": "on"})
     credential.refresh_from_db()
     assert credential.event_types == ["bob.refund_requested"]
-    assert Gateway(token).post("refund.update", sample_message("refund.update")).status_code == 403
+    assert Gateway(token, "bob-kz").post("refund.update", sample_message("refund.update")).status_code == 403
 
     browser.post(
         "/admin/events/producercredential/",

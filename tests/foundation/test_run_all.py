@@ -15,13 +15,15 @@ from django.conf import settings
 
 from events.messaging.embedded_broker import free_port
 from tests.support import brokers
+from tests.support.ops import AUTHORIZATION_HEADER
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-def get(url: str) -> tuple[int, str]:
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a loopback URL of our own
+        request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - a loopback URL of our own
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - a loopback URL of our own
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -63,7 +65,7 @@ def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path
         deadline = time.monotonic() + 120
         status, body = 0, ""
         while time.monotonic() < deadline and process.poll() is None:
-            status, body = get(f"{base}/readyz")
+            status, body = get(f"{base}/readyz", AUTHORIZATION_HEADER)
             if status == 200:
                 break
             time.sleep(0.5)

@@ -18,6 +18,7 @@ from refundtool.models import Refund
 from tests.domain.factories import new_refund
 from tests.monitoring.helpers import metric_samples
 from tests.support.kafka import read_all
+from tests.support.ops import SCRAPE_AUTH
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.kafka
@@ -43,7 +44,7 @@ def families(exposition: str) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_metrics_parse_and_name_everything_including_what_other_processes_recorded(flow, redis_client, client):
+def test_metrics_parse_and_name_everything_including_what_other_processes_recorded(flow, redis_client, ops_client):
     """Counters of processes that ran earlier in the session still count, so this compares before and after."""
     consumed = ("refundtool_events_consumed_total", (("event_type", "bob.refund_requested"), ("outcome", "processed")))
     dead = (
@@ -52,7 +53,7 @@ def test_metrics_parse_and_name_everything_including_what_other_processes_record
     )
     produced = ("refundtool_events_produced_total", (("event_type", "refund.item_ready_to_refund"),))
     latency = ("refundtool_consumer_message_seconds_count", ())
-    before = metric_samples(client.get("/metrics").content.decode())
+    before = metric_samples(ops_client.get("/metrics").content.decode())
     in_this_process = [REGISTRY.get_sample_value(name, dict(labels)) for name, labels in (consumed, produced)]
     group = "refundtool-metrics"
     flow.start("consumer", "consume", "--group", group)
@@ -67,7 +68,7 @@ def test_metrics_parse_and_name_everything_including_what_other_processes_record
     assert len(read_all("bob.refund_requested.v1.dlq", expect=1)) == 1
     wait_for(lambda: lag_sample() is not None, timeout=10)  # the real sampler, so lag has partitions
 
-    response = client.get("/metrics")
+    response = ops_client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     exposition = response.content.decode()
@@ -119,16 +120,16 @@ def test_a_failing_source_costs_its_own_figures_only(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_a_metric_no_process_recorded_yet_is_still_declared(client):
-    exposition = client.get("/metrics").content.decode()
+def test_a_metric_no_process_recorded_yet_is_still_declared(ops_client):
+    exposition = ops_client.get("/metrics").content.decode()
     dead_lettered = families(exposition)["refundtool_events_dead_lettered"]
     assert dead_lettered.type == "counter"
     assert "# HELP refundtool_events_dead_lettered_total Messages sent to a dead-letter topic." in exposition
 
 
 @pytest.mark.django_db
-def test_openmetrics_when_asked(client):
-    response = client.get("/metrics", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
+def test_openmetrics_when_asked(ops_client):
+    response = ops_client.get("/metrics", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
     assert response["Content-Type"].startswith("application/openmetrics-text")
     assert response.content.decode().endswith("# EOF\n")
 
@@ -175,4 +176,4 @@ def test_run_all_removes_the_files_of_processes_gone_and_keeps_the_living(tmp_pa
 def _scrape() -> str:
     from django.test import Client
 
-    return Client().get("/metrics").content.decode()
+    return Client(**SCRAPE_AUTH).get("/metrics").content.decode()

@@ -29,8 +29,8 @@ def waiting():
     return {"late": late, "later": later, "in_time": in_time}
 
 
-def test_overdue_lists_the_overdue_commands_most_overdue_first(client, waiting):
-    response = client.get("/monitoring/responses", {"overdue": "1"})
+def test_overdue_lists_the_overdue_commands_most_overdue_first(ops_client, waiting):
+    response = ops_client.get("/monitoring/responses", {"overdue": "1"})
     assert response.status_code == 200
     body = response.json()
     assert body["error"] is False
@@ -47,15 +47,15 @@ def test_overdue_lists_the_overdue_commands_most_overdue_first(client, waiting):
     assert first["reported_overdue_at"] is None  # the periodic check has not run
 
 
-def test_overdue_0_lists_those_still_in_time_and_no_filter_lists_all_waiting(client, waiting):
-    in_time = client.get("/monitoring/responses", {"overdue": "false"}).json()
+def test_overdue_0_lists_those_still_in_time_and_no_filter_lists_all_waiting(ops_client, waiting):
+    in_time = ops_client.get("/monitoring/responses", {"overdue": "false"}).json()
     assert [r["correlation"]["value"] for r in in_time["responses"]] == [str(waiting["in_time"].id)]
     assert in_time["responses"][0]["overdue"] is False
-    assert client.get("/monitoring/responses").json()["count"] == 3
+    assert ops_client.get("/monitoring/responses").json()["count"] == 3
 
 
-def test_limit_and_command_type(client, waiting):
-    body = client.get("/monitoring/responses", {"overdue": "1", "limit": "1", "command_type": COMMAND}).json()
+def test_limit_and_command_type(ops_client, waiting):
+    body = ops_client.get("/monitoring/responses", {"overdue": "1", "limit": "1", "command_type": COMMAND}).json()
     assert (body["count"], body["limit"], len(body["responses"])) == (2, 1, 1)
 
 
@@ -72,8 +72,8 @@ def test_limit_and_command_type(client, waiting):
     ],
     ids=["bad boolean", "not a command", "limit too small", "limit too large", "limit not a number", "typo", "twice"],
 )
-def test_each_kind_of_bad_query_is_a_400_naming_the_parameter(client, query, path, message):
-    response = client.get("/monitoring/responses", query)
+def test_each_kind_of_bad_query_is_a_400_naming_the_parameter(ops_client, query, path, message):
+    response = ops_client.get("/monitoring/responses", query)
     assert response.status_code == 400
     body = response.json()
     assert body["error"]["code"] == "invalid_query"
@@ -81,8 +81,8 @@ def test_each_kind_of_bad_query_is_a_400_naming_the_parameter(client, query, pat
     assert message in error["message"]
 
 
-def test_only_get_is_allowed(client):
-    response = client.post("/monitoring/responses")
+def test_only_get_is_allowed(ops_client):
+    response = ops_client.post("/monitoring/responses")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
     assert response.json()["error"]["code"] == "method_not_allowed"

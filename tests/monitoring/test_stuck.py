@@ -52,7 +52,7 @@ def open_stuck_flags() -> dict[str, str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refund_left_in_a_state_past_its_maximum_age_is_flagged_by_the_beat_task(celery_worker, client):
+def test_a_refund_left_in_a_state_past_its_maximum_age_is_flagged_by_the_beat_task(celery_worker, ops_client):
     stuck = age(new_refund("KZ"), seconds=READY_LIMIT + 60)
     fresh = age(new_refund("KZ"), seconds=READY_LIMIT - 60)
     done = age(pay(new_refund("KZ")), seconds=10 * 86400)  # completed: never stuck
@@ -72,7 +72,7 @@ def test_a_refund_left_in_a_state_past_its_maximum_age_is_flagged_by_the_beat_ta
     assert {r.id for r in refunds_stuck(now=timezone.now())} == {stuck.id}
     assert not refund_is_stuck(fresh, now=timezone.now())
 
-    samples = metric_samples(client.get("/metrics").content.decode())
+    samples = metric_samples(ops_client.get("/metrics").content.decode())
     assert samples[("refundtool_refunds_stuck", (("state", "ready_to_refund"),))] == 1
     assert samples[("refundtool_refunds_stuck", (("state", "refunded"),))] == 0
     assert samples[("refundtool_flags_open", (("kind", "stuck_in_ready_to_refund"), ("subject_type", "refund")))] == 1

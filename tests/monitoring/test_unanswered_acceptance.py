@@ -38,7 +38,7 @@ def unanswered_flags() -> set[str]:
     return set(flags_open(subject_type="refund", kind="payment_unanswered").values_list("subject_id", flat=True))
 
 
-def test_a_payment_that_never_answers_makes_commands_overdue_listed_and_flagged(flow, celery_worker, client):
+def test_a_payment_that_never_answers_makes_commands_overdue_listed_and_flagged(flow, celery_worker, ops_client):
     env = service_env(REFUNDTOOL_RESPONSE_TIMEOUT_SECONDS=f"{COMMAND}={TIMEOUT_SECONDS}")
     flow.start("consumer", "consume", "--group", "refundtool-monitoring", env=env)
     flow.start("relay", "relay_outbox")
@@ -58,11 +58,11 @@ def test_a_payment_that_never_answers_makes_commands_overdue_listed_and_flagged(
     check_response_expectations.delay()
     wait_for(lambda: unanswered_flags() == refund_ids, timeout=20, message=lambda: str(unanswered_flags()))
 
-    listed = client.get("/monitoring/responses", {"overdue": "1"}).json()
+    listed = ops_client.get("/monitoring/responses", {"overdue": "1"}).json()
     assert listed["count"] == 3
     assert {r["correlation"]["value"] for r in listed["responses"]} == refund_ids
     assert all(r["reported_overdue_at"] for r in listed["responses"])
-    samples = metric_samples(client.get("/metrics").content.decode())
+    samples = metric_samples(ops_client.get("/metrics").content.decode())
     assert samples[("refundtool_responses_overdue", (("command_type", COMMAND),))] == 3
     assert set(Refund.objects.values_list("status", flat=True)) == {"ready_to_refund"}  # flagged, not moved
     assert read_all("payment.refund_processed.v1", expect=1, timeout=2) == []
@@ -75,7 +75,7 @@ def test_a_payment_that_never_answers_makes_commands_overdue_listed_and_flagged(
         message=flow.logs,
     )
     assert all(expectation.answered_late for expectation in ResponseExpectation.objects.all())
-    assert client.get("/monitoring/responses", {"overdue": "1"}).json()["count"] == 0
+    assert ops_client.get("/monitoring/responses", {"overdue": "1"}).json()["count"] == 0
     flag_stuck_refunds.delay()
     wait_for(lambda: not unanswered_flags(), timeout=20, message=lambda: str(unanswered_flags()))
     assert set(Refund.objects.values_list("status", flat=True)) <= {"refunded", "completed"}

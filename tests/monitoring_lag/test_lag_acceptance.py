@@ -28,6 +28,7 @@ from tests.monitoring_lag.kafka_helpers import (
     new_consumer,
 )
 from tests.support.kafka import create_topic
+from tests.support.ops import SCRAPE_AUTH
 
 pytestmark = pytest.mark.kafka
 
@@ -75,7 +76,7 @@ def scenario(kafka_bootstrap: str) -> Scenario:
             by_group = {status.group: status for status in result.statuses}
             for group in (run.keeper, run.stopper, run.staller):
                 run.statuses.setdefault(group, []).append(by_group[group])
-        client = Client()
+        client = Client(**SCRAPE_AUTH)
         for path in ["/monitoring/lag/", *(f"/monitoring/lag/{g}" for g in (run.keeper, run.stopper, run.staller))]:
             response = client.get(path)
             run.http[path] = (response.status_code, response.json())

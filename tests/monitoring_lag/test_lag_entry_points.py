@@ -22,6 +22,7 @@ from events.monitoring.lag import PartitionWindow
 from events.monitoring.services import lag_sample
 from tests.monitoring_lag.kafka_helpers import SingleRecordProducer, commit_offset
 from tests.support.kafka import create_topic
+from tests.support.ops import SCRAPE_AUTH
 
 pytestmark = pytest.mark.kafka
 
@@ -126,7 +127,7 @@ def test_sample_lag_without_once_samples_until_sigterm(committed_group):
 
 
 def test_an_unknown_group_is_a_404_with_burrows_notfound_status(redis_client):
-    response = Client().get("/monitoring/lag/no-such-group")
+    response = Client(**SCRAPE_AUTH).get("/monitoring/lag/no-such-group")
     assert response.status_code == 404
     body = response.json()
     assert (body["error"], body["message"]) == (True, "consumer group not found")
@@ -136,7 +137,7 @@ def test_an_unknown_group_is_a_404_with_burrows_notfound_status(redis_client):
 
 @pytest.mark.parametrize("path", ["/monitoring/lag/", "/monitoring/lag/any-group"])
 def test_a_method_other_than_get_is_a_405_with_a_json_body(path):
-    response = Client().post(path)
+    response = Client(**SCRAPE_AUTH).post(path)
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
     assert response.json()["error"] is True
@@ -145,7 +146,7 @@ def test_a_method_other_than_get_is_a_405_with_a_json_body(path):
 def test_a_group_id_with_spaces_and_url_characters_is_found(redis_client, unique_name):
     group = commit_offset(unique_name("team a:refunds+v1"), create_topic(unique_name("lag-odd-name")), 0)
     lag_sample(timeout_seconds=5)
-    response = Client().get("/monitoring/lag/" + quote(group))
+    response = Client(**SCRAPE_AUTH).get("/monitoring/lag/" + quote(group))
     assert response.status_code == 200
     assert response.json()["status"]["group"] == group
 
@@ -156,7 +157,7 @@ def test_a_group_id_with_slashes_is_found(redis_client):
     window = PartitionWindow(topic="t", partition=0, commits=[], broker_offsets=[], current_lag=0)
     group = store.GroupWindows(group="team/refunds/v1", state="STABLE", sampled_at_ms=1, windows=[window])
     store.save_pass(sampled_at_ms=1, groups=[group], dropped=[])
-    response = Client().get("/monitoring/lag/team/refunds/v1")
+    response = Client(**SCRAPE_AUTH).get("/monitoring/lag/team/refunds/v1")
     assert response.status_code == 200
     assert response.json()["status"]["group"] == "team/refunds/v1"
 
@@ -169,7 +170,7 @@ def test_metrics_still_answer_when_the_lag_store_is_down():
         }
     }
     with override_settings(CACHES=unreachable):
-        response = Client().get("/metrics")
+        response = Client(**SCRAPE_AUTH).get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
     assert "# TYPE kafka_consumer_group_status gauge" in text
