@@ -11,7 +11,11 @@ What each answer means to the caller:
   ``ProviderUnavailable``: retry later with backoff (wrong credentials are our configuration, not the
   receipt's fault, so they must not fail receipts for good);
 - any other 4xx (a body the provider refuses) raises ``ProviderRejected`` with the provider's reason:
-  sending the same body again cannot succeed.
+  sending the same body again cannot succeed;
+- an answer that breaks the provider's own format (a uuid that is no identifier, a done report whose
+  fiscal attributes are not the digits 54-FZ defines or whose link is not https) raises
+  ``ProviderAnswerInvalid``: asking again gets the same answer, and nothing of it may be stored or
+  shown (a ``javascript:`` link in admin, an overlong value the database refuses on every poll).
 
 Money goes on the wire as JSON numbers, as the provider requires. Amounts are Decimals with at most
 15 significant digits, which a binary float and its shortest repr carry exactly, so the conversion at
@@ -22,21 +26,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
+
+from fiscalization.builder import MOSCOW, TIMESTAMP_FORMAT
 
 CODE_TOKEN_EXPIRED = 11
 CODE_DUPLICATE = 33
 CODE_STATE_NOT_FOUND = 34
 TOKEN_CACHE_MARGIN_SECONDS = 60
 FINAL_STATUSES = {"done", "fail"}
+# 54-FZ: the fiscal drive's number is 16 digits; the document number and its fiscal sign are 32-bit
+# unsigned integers (at most 10 digits).
+FISCAL_DIGITS = {"fn_number": (16, 16), "fiscal_document_number": (1, 10), "fiscal_document_attribute": (1, 10)}
+OFD_URL_MAX_LENGTH = 500  # the column's length (Receipt and Refund)
+ERROR_TEXT_MAX_LENGTH = 300  # the provider's reason, kept within the refund's reason (500)
+PROVIDER_UUID = re.compile(r"[0-9A-Za-z-]{1,64}")  # it goes into the report URL's path
 
 
 class ProviderError(Exception):
@@ -45,6 +60,10 @@ class ProviderError(Exception):
 
 class ProviderUnavailable(ProviderError):  # noqa: N818 - reads as a condition, like TimeoutError's siblings
     """Transient: the provider or the way to it is down, slow or refusing our credentials. Retry later."""
+
+
+class ProviderAnswerInvalid(ProviderError):  # noqa: N818 - reads as a condition
+    """Final: the provider's answer breaks its format. The message names the field, never its value."""
 
 
 class ProviderRejected(ProviderError):  # noqa: N818 - reads as a condition
@@ -64,9 +83,20 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class FiscalAttributes:
+    """What a done report says of the document, checked against 54-FZ's formats."""
+
+    fn_number: str
+    fiscal_document_number: str
+    fiscal_document_attribute: str
+    receipt_datetime: datetime
+    ofd_receipt_url: str  # https, or empty when the provider gives no link
+
+
+@dataclass(frozen=True)
 class Report:
     status: str  # "wait", "done" or "fail"
-    attributes: dict[str, Any] = field(default_factory=dict)
+    fiscal: FiscalAttributes | None = None  # on done
     error_code: int | None = None
     error_type: str = ""
     error_text: str = ""
@@ -121,9 +151,9 @@ class AtolClient:
         status, answer = self._authorised("POST", f"/{self.group_code}/sell_refund", encode_body(body))
         code = _error_code(answer)
         if status == HTTPStatus.OK and code is None and answer.get("uuid"):
-            return Registration(uuid=str(answer["uuid"]), duplicate=False)
+            return Registration(uuid=_provider_uuid(answer["uuid"]), duplicate=False)
         if code == CODE_DUPLICATE and answer.get("uuid"):
-            return Registration(uuid=str(answer["uuid"]), duplicate=True)
+            return Registration(uuid=_provider_uuid(answer["uuid"]), duplicate=True)
         raise self._failure(status, answer)
 
     def report(self, uuid: str) -> Report:
@@ -135,14 +165,15 @@ class AtolClient:
             raise self._failure(status, answer)
         provider_status = answer.get("status")
         if provider_status == "done":
-            return Report(status="done", attributes=answer.get("payload") or {})
+            return Report(status="done", fiscal=fiscal_attributes(answer.get("payload")))
         if provider_status == "fail":
             error = answer.get("error") or {}
+            text = str(error.get("text") or "the provider reported fail without a reason")
             return Report(
                 status="fail",
                 error_code=error.get("code"),
-                error_type=str(error.get("type") or ""),
-                error_text=str(error.get("text") or "the provider reported fail without a reason"),
+                error_type=str(error.get("type") or "")[:32],
+                error_text=text if len(text) <= ERROR_TEXT_MAX_LENGTH else text[: ERROR_TEXT_MAX_LENGTH - 1] + "…",
             )
         if provider_status == "wait":
             return Report(status="wait")
@@ -203,6 +234,50 @@ class AtolClient:
         if status < 400:
             return ProviderUnavailable(f"unexpected answer, HTTP {status}: {answer}")
         return ProviderRejected(status=status, code=_error_code(answer), text=_error_text(answer))
+
+
+def fiscal_attributes(payload: object) -> FiscalAttributes:
+    """The done report's payload, checked; ProviderAnswerInvalid names every field that breaks its format."""
+    if not isinstance(payload, dict):
+        raise ProviderAnswerInvalid("the done report has no payload object")
+    problems = []
+    digits = {}
+    for name, (shortest, longest) in FISCAL_DIGITS.items():
+        value = payload.get(name)
+        # ATOL sends the numbers as JSON integers and the drive's number as a string: both are fine.
+        text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+        if not (text.isascii() and text.isdigit() and shortest <= len(text) <= longest):
+            width = f"{shortest}" if shortest == longest else f"{shortest} to {longest}"
+            problems.append(f"{name} is not {width} digits")
+        digits[name] = text
+    try:
+        at = datetime.strptime(str(payload.get("receipt_datetime")), TIMESTAMP_FORMAT).replace(tzinfo=MOSCOW)
+    except ValueError:
+        problems.append("receipt_datetime is not dd.mm.yyyy HH:MM:SS")
+    url = payload.get("ofd_receipt_url") or ""
+    if not _is_https_url(url):
+        problems.append(f"ofd_receipt_url is not an https URL of at most {OFD_URL_MAX_LENGTH} characters")
+    if problems:
+        raise ProviderAnswerInvalid("; ".join(problems))
+    return FiscalAttributes(**digits, receipt_datetime=at, ofd_receipt_url=url)
+
+
+def _is_https_url(url: object) -> bool:
+    if url == "":
+        return True
+    if not isinstance(url, str) or len(url) > OFD_URL_MAX_LENGTH or not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a malformed IPv6 host
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def _provider_uuid(value: object) -> str:
+    if not isinstance(value, str) or not PROVIDER_UUID.fullmatch(value):
+        raise ProviderAnswerInvalid("the registration's uuid is not 1 to 64 letters, digits and dashes")
+    return value
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:

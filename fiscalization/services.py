@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -33,8 +32,6 @@ from django.utils import timezone
 
 from fiscalization import metrics
 from fiscalization.builder import (
-    MOSCOW,
-    TIMESTAMP_FORMAT,
     Company,
     ReceiptBuildError,
     client_of,
@@ -42,7 +39,15 @@ from fiscalization.builder import (
     split_positions,
 )
 from fiscalization.models import LIVE_STATUSES, Receipt, ReceiptStatus
-from fiscalization.provider import AtolClient, ProviderError, ProviderRejected, ProviderUnavailable, Report
+from fiscalization.provider import (
+    AtolClient,
+    FiscalAttributes,
+    ProviderAnswerInvalid,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    Report,
+)
 from fiscalization.selectors import latest_receipts_by_part, receipt_source_of
 from refundtool.celery import app as celery_app
 from refundtool.models import Refund
@@ -55,6 +60,8 @@ SWEEP_BATCH = 500
 POLL_BACKOFF_LIMIT = 8
 CLOSED = TERMINAL_STATUSES  # completed, cancelled: nothing is sent for them any more
 ACTOR = Actor.system("fiscalization")
+# refund.update's Reason (events/contracts/spec/_types.yaml): a longer one fails the event's validation.
+REASON_MAX_LENGTH = 500
 
 
 def _attempt_lease() -> timedelta:
@@ -198,6 +205,9 @@ def receipt_register(*, receipt_id: int) -> None:
     except ProviderRejected as exc:
         _finish_failed(receipt, reason=f"the provider refused the receipt: {exc.text}")
         return
+    except ProviderAnswerInvalid as exc:
+        _finish_failed(receipt, reason=f"the provider's answer to the registration is not valid: {exc}")
+        return
     except ProviderUnavailable as exc:
         sendable.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
         raise
@@ -224,6 +234,10 @@ def receipt_poll(*, receipt_id: int) -> None:
     waiting.update(attempts=F("attempts") + 1, next_attempt_at=timezone.now() + _attempt_lease())
     try:
         report = AtolClient.from_settings().report(receipt.provider_uuid)
+    except ProviderAnswerInvalid as exc:
+        # The same report comes back on every poll: fail the receipt, so support sees why, instead of polling forever.
+        _finish_failed(receipt, reason=f"the provider's done report is not valid: {exc}")
+        return
     except ProviderError as exc:
         # A refused report request says nothing final about the document: ask again later.
         waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
@@ -233,8 +247,8 @@ def receipt_poll(*, receipt_id: int) -> None:
         with transaction.atomic():
             if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):
                 _enqueue_poll(receipt_id, countdown=poll_in)
-    elif report.status == "done":
-        _finish_done(receipt, report)
+    elif report.fiscal is not None:  # done
+        _finish_done(receipt, report.fiscal)
     elif report.is_timeout:
         _register_again(receipt, report)
     else:
@@ -252,18 +266,17 @@ def _next_poll_in(receipt: Receipt) -> float:
     return min(max(waited, interval), POLL_BACKOFF_LIMIT * interval)
 
 
-def _finish_done(receipt: Receipt, report: Report) -> None:
-    attributes = report.attributes
+def _finish_done(receipt: Receipt, fiscal: FiscalAttributes) -> None:
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(id=receipt.refund_id)
         done_at = timezone.now()
         if not Receipt.objects.filter(id=receipt.id, status=ReceiptStatus.WAIT).update(
             status=ReceiptStatus.DONE,
-            fn_number=str(attributes.get("fn_number", "")),
-            fiscal_document_number=str(attributes.get("fiscal_document_number", "")),
-            fiscal_document_attribute=str(attributes.get("fiscal_document_attribute", "")),
-            receipt_datetime=_provider_datetime(attributes.get("receipt_datetime")),
-            ofd_receipt_url=str(attributes.get("ofd_receipt_url", "")),
+            fn_number=fiscal.fn_number,
+            fiscal_document_number=fiscal.fiscal_document_number,
+            fiscal_document_attribute=fiscal.fiscal_document_attribute,
+            receipt_datetime=fiscal.receipt_datetime,
+            ofd_receipt_url=fiscal.ofd_receipt_url,
             done_at=done_at,
             last_error="",
         ):
@@ -299,13 +312,6 @@ def _register_again(receipt: Receipt, report: Report) -> None:
             receipts_create_for_refund(refund=refund)
 
 
-def _provider_datetime(value: Any) -> datetime | None:
-    try:
-        return datetime.strptime(str(value), TIMESTAMP_FORMAT).replace(tzinfo=MOSCOW)
-    except ValueError:
-        return None
-
-
 # --- settling the refund --------------------------------------------------------------------------
 
 
@@ -328,6 +334,8 @@ def _settle(refund: Refund) -> None:
     failed = [receipt for receipt in latest.values() if receipt.status == ReceiptStatus.FAIL]
     if failed:
         reason = "; ".join(f"receipt {receipt.external_id}: {receipt.last_error}" for receipt in failed)
+        if len(reason) > REASON_MAX_LENGTH:  # else the refund's change fails, and so every settle after it
+            reason = reason[: REASON_MAX_LENGTH - 1] + "…"
         refund_apply_fiscal_result(refund_id=refund.id, succeeded=False, reason=reason, actor=ACTOR)
         return
     if not latest or any(receipt.is_live for receipt in latest.values()):

@@ -36,6 +36,11 @@ class ReceiptView:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def ofd_link(self) -> str:
+        """The OFD's link when it is https; anything else (a javascript: URL) is shown as text, never linked."""
+        return self.ofd_receipt_url if self.ofd_receipt_url.startswith("https://") else ""
+
 
 ReceiptSource = Callable[[Refund], list[ReceiptView]]
 _sources: list[ReceiptSource] = []

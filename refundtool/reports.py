@@ -299,6 +299,30 @@ def reconciliation_rows(query: ReportQuery) -> Iterator[list[Any]]:
 # --- writers --------------------------------------------------------------------------------------
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV injection), and
+# order numbers, reasons and the provider's attributes come from outside.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets OWASP's leading apostrophe; numbers stay numbers."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _xlsx_text(sheet: Any, value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, stored as text; numbers stay numbers.
+
+    openpyxl makes every string that starts with "=" a formula; a string cell with Excel's quote
+    prefix stays text, also when someone edits it.
+    """
+    if not (isinstance(value, str) and value.startswith(FORMULA_STARTS)):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
+
+
 class _Line:
     """csv.writer's file: hands back each line instead of storing it."""
 
@@ -319,7 +343,7 @@ def csv_lines(layout: ReportLayout, rows: Iterable[list[Any]], *, lines_per_chun
         for index in layout.bool_columns:
             if row[index] is not None:
                 row[index] = "yes" if row[index] else "no"
-        buffer.append(writer.writerow(row))
+        buffer.append(writer.writerow([_csv_text(value) for value in row]))
         if len(buffer) >= lines_per_chunk:
             yield "".join(buffer).encode()
             buffer = []
@@ -351,5 +375,5 @@ def xlsx_write(layout: ReportLayout, rows: Iterable[list[Any]], file: IO[bytes],
         for index in layout.bool_columns:
             if row[index] is not None:
                 row[index] = "yes" if row[index] else "no"
-        sheet.append(row)
+        sheet.append([_xlsx_text(sheet, value) for value in row])
     workbook.save(file)

@@ -113,7 +113,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (Redis, or files shared by every local process) ---------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"serializer": "refundtool.cache.JsonSerializer"},
+    }
     if REDIS_URL
     # The fiscal token lives in the cache: every local process must see it, without a server.
     else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": REFUNDTOOL_VAR_DIR / "cache"}

@@ -65,8 +65,9 @@ def test_a_registration_is_waited_for_then_done_with_its_attributes(fiscal_emula
     assert provider.report(registration.uuid).status == "wait"
     report = final_report(provider, registration.uuid)
     assert report.status == "done"
-    assert report.attributes["fiscal_document_number"] >= 1
-    assert len(report.attributes["fn_number"]) == 16
+    assert int(report.fiscal.fiscal_document_number) >= 1
+    assert len(report.fiscal.fn_number) == 16
+    assert report.fiscal.ofd_receipt_url.startswith("https://")
     assert not report.is_timeout
 
 
