@@ -120,7 +120,9 @@ def normalise_phone(phone: str) -> str:
         return "+7" + digits[1:]
     if len(digits) == 10:
         return "+7" + digits
-    raise ReceiptBuildError(f"the phone {phone!r} is not a Russian number (+7 and 10 digits)")
+    # Never the number itself: this reason becomes the refund's, and goes on to its refund.update event,
+    # the audit trail and the API.
+    raise ReceiptBuildError("the customer's phone is not a Russian number (+7 and 10 digits)")
 
 
 def client_of(source: ReceiptSource) -> dict[str, str]:
@@ -146,7 +148,7 @@ def positions_of(source: ReceiptSource) -> list[dict[str, Any]]:
 def _position(name: str, price: Decimal, quantity: int, vat_rate: str, payment_object: int) -> dict[str, Any]:
     vat_type = VAT_TYPES.get(vat_rate)
     if vat_type is None:
-        raise ReceiptBuildError(f"VAT rate {vat_rate!r} of {name!r} has no Russian VAT type")
+        raise ReceiptBuildError(f"VAT rate {vat_rate!r} of a position has no Russian VAT type")
     price = price.quantize(KOPECK)
     return {
         "name": name.strip()[:NAME_MAX],

@@ -1,11 +1,25 @@
 """The Celery application. Configuration comes from Django settings (CELERY_* names)."""
 
+import logging.config
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refundtool.settings")
 
 app = Celery("refundtool")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def keep_project_logging(**kwargs: object) -> None:
+    """The worker and beat log through the project's LOGGING, like every other process.
+
+    Without a receiver of this signal Celery replaces the root logger's handlers with its own, and
+    the personal-data mask (refundtool.logging) is gone from every line of the worker and beat.
+    """
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

@@ -32,6 +32,7 @@ from refundtool.exceptions import (
     RequestConflictError,
     ValidationError,
 )
+from refundtool.logging import mask_personal_data
 from refundtool.models import PaymentResult, ReceiptResult, Refund, RefundItem, RefundTransition
 from refundtool.payloads import item_ready_to_refund_data, items_data, money_refunded_data, refund_update_data
 from refundtool.signals import refund_transitioned
@@ -417,7 +418,12 @@ def _locked(refund_id: UUID) -> Refund:
 
 
 def _apply(refund: Refund, name: str, *, actor: Actor, reason: str = "", **facts: Any) -> None:
-    """Run the fsm transition `name` (refusing it with a clear error), then save and record the change."""
+    """Run the fsm transition `name` (refusing it with a clear error), then save and record the change.
+
+    The reason goes to the refund, its audit row and its refund.update event: a customer's e-mail or
+    phone in it (a provider's error that echoes them, a note typed in admin) is masked first.
+    """
+    reason = mask_personal_data(reason)
     source = _transition(refund, name, actor=actor, reason=reason, now=timezone.now(), **facts)
     refund.save()
     _record_changes([_change(refund, transition=name, source=source, actor=actor, reason=reason)])
@@ -625,7 +631,7 @@ def _receipt_default_reason(receipt: ReceiptResult) -> str:
 
 def _already_noted(refund: Refund, reason: str) -> bool:
     """A note the refund's history already holds (the same cancel, the same second refund) adds nothing."""
-    return refund.transitions.filter(reason=reason).exists()
+    return refund.transitions.filter(reason=mask_personal_data(reason)).exists()  # stored masked, by _apply
 
 
 def _required(reason: str) -> str:

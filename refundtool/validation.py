@@ -271,12 +271,11 @@ def _rule_errors(reading: _Reading) -> list[FieldError]:
     values = reading.values
     country, currency = values.get("country"), values.get("currency")
     if country is not None and country not in (served := served_country_codes()):
-        errors.append(FieldError("/data/country", f"{country} is not served here (served: {', '.join(served)})"))
+        errors.append(FieldError("/data/country", f"is not served here (served: {', '.join(served)})"))
     if country is not None and currency is not None and COUNTRIES[country].currency != currency:
-        expected = COUNTRIES[country].currency
-        errors.append(
-            FieldError("/data/currency", f"{currency} does not fit {country}: refunds there are in {expected}")
-        )
+        expected_currency = COUNTRIES[country].currency
+        message = f"does not fit the country: refunds there are in {expected_currency}"
+        errors.append(FieldError("/data/currency", message))
 
     amount, delivery = values.get("amount"), values.get("delivery_amount")
     if amount is not None and amount <= 0:
@@ -300,15 +299,10 @@ def _rule_errors(reading: _Reading) -> list[FieldError]:
             items_total += unit_price * quantity
         else:
             items_total = None
-    if amount is not None and delivery is not None and items_total is not None and reading.items:
-        expected = items_total + delivery
-        if amount != expected:
-            errors.append(
-                FieldError(
-                    "/data/amount",
-                    f"{amount:.2f} is not the items' {items_total:.2f} plus delivery {delivery:.2f} = {expected:.2f}",
-                )
-            )
+    expected = None if amount is None or delivery is None or items_total is None else items_total + delivery
+    if expected is not None and reading.items and amount != expected:
+        # What it must be, computed here; never the value sent (error messages carry no input).
+        errors.append(FieldError("/data/amount", f"must be the items plus delivery, {expected:.2f}"))
     return errors
 
 

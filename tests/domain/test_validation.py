@@ -39,9 +39,9 @@ BAD_INPUTS: list[tuple[str, Callable[[Data], None], str, str]] = [
         "amount-not-the-sum",
         lambda d: d.update(amount="3648.49"),
         "/data/amount",
-        "is not the items' 3348.50 plus delivery 300.00 = 3648.50",
+        "must be the items plus delivery, 3648.50",
     ),
-    ("amount-forgets-delivery", lambda d: d.update(amount="3348.50"), "/data/amount", "plus delivery 300.00"),
+    ("amount-forgets-delivery", lambda d: d.update(amount="3348.50"), "/data/amount", "plus delivery, 3648.50"),
     ("amount-zero", lambda d: d.update(amount="0.00"), "/data/amount", "must be greater than 0"),
     (
         "amount-negative",
@@ -64,7 +64,7 @@ BAD_INPUTS: list[tuple[str, Callable[[Data], None], str, str]] = [
         "currency-does-not-fit-country",
         lambda d: d.update(currency="KZT"),
         "/data/currency",
-        "KZT does not fit RU: refunds there are in RUB",
+        "does not fit the country: refunds there are in RUB",
     ),
     ("currency-not-iso", lambda d: d.update(currency="rub"), "/data/currency", "ISO 4217"),
     ("country-unknown", lambda d: d.update(country="DE"), "/data/country", "must be one of BY, KZ, RU, UA"),
@@ -153,7 +153,7 @@ def test_a_country_this_deployment_does_not_serve_is_refused(settings):
         refund_request(data=request_data("UA"), actor=bob())
 
     assert [e.as_dict() for e in caught.value.errors] == [
-        {"path": "/data/country", "message": "UA is not served here (served: RU, KZ)"}
+        {"path": "/data/country", "message": "is not served here (served: RU, KZ)"}
     ]
     assert not Refund.objects.exists()
 
@@ -259,3 +259,16 @@ def test_no_error_message_repeats_a_value_sent():
         parse_refund_request(data)
     assert len(caught.value.errors) >= 8
     assert not [error for error in caught.value.errors if "leak" in error.message]
+
+
+def test_rule_errors_name_what_is_expected_never_the_value_sent(settings):
+    settings.REFUNDTOOL_COUNTRIES = ["RU", "KZ"]
+    data = request_data("RU", currency="KZT", amount="9876.54")
+    with pytest.raises(ValidationError) as caught:
+        parse_refund_request(data)
+    messages = " ".join(error.message for error in caught.value.errors)
+    assert "KZT" not in messages
+    assert "9876.54" not in messages
+    with pytest.raises(ValidationError) as caught:
+        parse_refund_request(request_data("UA"))
+    assert "UA" not in caught.value.errors[0].message

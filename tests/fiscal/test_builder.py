@@ -180,3 +180,10 @@ def test_every_body_passes_the_providers_checks_and_the_parts_add_up_to_the_kope
     assert sum(body["receipt"]["total"] for body in bodies) == amount
     for body in bodies:
         assert validate_sell_refund(json.loads(encode_body(body), parse_float=Decimal)) == []
+
+
+def test_a_phone_the_receipt_cannot_use_is_not_repeated_in_the_reason():
+    # The reason becomes the refund's: its refund.update event, the audit trail and the API.
+    with pytest.raises(ReceiptBuildError) as caught:
+        sell_refund_bodies(source(email=None, phone="+7 912 345-67"), company=COMPANY, external_id_prefix="r", at=AT)
+    assert "912" not in str(caught.value)
