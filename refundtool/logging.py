@@ -18,8 +18,9 @@ _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]"  # \w: letters and digits of any script, as in
 EMAIL_RE = re.compile(
     rf"""(?:"[^"\r\n]*"|{_ATOM}(?:{_ATOM}|\.)*)@((?:[\w-]+\.)+[\w-]{{2,}}|\[[0-9A-Fa-f:.]+\])""",
 )
-# An ISO date (2026-03-02) is never a phone: log lines print datetimes.
-PHONE_RE = re.compile(r"(?<![\w.-])(?!\d{4}-\d\d-\d\d(?!\d))(?:\+|\()?\d(?:[\s().-]*\d){6,14}(?![\w:])")
+# Neither an ISO date (2026-03-02) nor what follows a time's colon (00:16:41.123418) is a phone: log
+# lines print datetimes.
+PHONE_RE = re.compile(r"(?<![\w.-])(?<!\d:)(?!\d{4}-\d\d-\d\d(?!\d))(?:\+|\()?\d(?:[\s().-]*\d){6,14}(?![\w:])")
 _NOT_DIGIT = re.compile(r"\D")
 
 # What every LogRecord has; anything else on a record came from `extra`.

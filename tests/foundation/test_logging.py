@@ -55,6 +55,7 @@ def test_internationalised_and_unusual_email_addresses_are_masked(email):
         "+380441234567",
         "+1 (555) 010-9999 ",
         "+86 10 1234 5678 90",  # 15 digits
+        "phone:+79123456789",
     ],
 )
 def test_phone_numbers_of_7_to_15_digits_with_any_separators_are_masked(phone):
@@ -65,7 +66,13 @@ def test_phone_numbers_of_7_to_15_digits_with_any_separators_are_masked(phone):
 
 @pytest.mark.parametrize(
     "text",
-    ["order ORD-12345678", "eid 550e8400-e29b-41d4-a716-446655440000", "at 2026-03-02 10:00:00", "lag 123456"],
+    [
+        "order ORD-12345678",
+        "eid 550e8400-e29b-41d4-a716-446655440000",
+        "at 2026-03-02 10:00:00",
+        "older than 2026-12-06 00:16:41.123418+00:00",
+        "lag 123456",
+    ],
 )
 def test_order_numbers_uuids_dates_and_short_numbers_stay(text):
     assert mask_personal_data(text) == text
