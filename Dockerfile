@@ -1,8 +1,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=refundtool.settings
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.lock .
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
 RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput --verbosity 0
 RUN useradd --system --uid 1000 refundtool && mkdir -p /app/var && chown refundtool /app/var
