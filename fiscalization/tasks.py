@@ -3,8 +3,9 @@
 All run on the ``fiscal`` queue (settings.CELERY_TASK_ROUTES) with late acknowledgement, so a worker
 that dies mid-task leaves the message to be delivered again; the services are idempotent for that.
 
-A provider that is unavailable (``ProviderUnavailable``) is retried without a limit: a receipt is
-owed until it is registered, and the SLA sweep makes a long outage visible. The delay grows
+A provider that is unavailable (``ProviderUnavailable``), or a database that is (an ``OperationalError``
+or ``InterfaceError`` of the connection), is retried without a limit: a receipt is owed until it is
+registered, and the SLA sweep makes a long outage visible. The delay grows
 exponentially from 0.1-0.2 s up to FISCAL_RETRY_BACKOFF_MAX_SECONDS, with "equal jitter" (half
 fixed, half random) so that retries after an outage do not arrive together. Celery's own
 ``retry_backoff`` only jitters in whole seconds, too coarse for a two-minute SLA.
@@ -18,11 +19,14 @@ from uuid import UUID
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from fiscalization import services
 from fiscalization.provider import ProviderUnavailable
 
 FIRST_RETRY_SECONDS = 0.2
+# What a task waits out rather than fails on: nothing about the receipt is wrong, a dependency is away.
+UNAVAILABLE = (ProviderUnavailable, OperationalError, InterfaceError)
 
 
 def provider_backoff(retries: int) -> float:
@@ -35,7 +39,7 @@ def provider_backoff(retries: int) -> float:
 def register_receipt(self: Task, receipt_id: int) -> None:
     try:
         services.receipt_register(receipt_id=receipt_id)
-    except ProviderUnavailable as exc:
+    except UNAVAILABLE as exc:
         raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
@@ -43,13 +47,16 @@ def register_receipt(self: Task, receipt_id: int) -> None:
 def poll_receipt(self: Task, receipt_id: int) -> None:
     try:
         services.receipt_poll(receipt_id=receipt_id)
-    except ProviderUnavailable as exc:
+    except UNAVAILABLE as exc:
         raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
-@shared_task(name=services.SETTLE_REFUND_TASK, acks_late=True)
-def settle_refund(refund_id: str) -> None:
-    services.refund_fiscal_settle(refund_id=UUID(refund_id))
+@shared_task(bind=True, name=services.SETTLE_REFUND_TASK, acks_late=True, max_retries=None)
+def settle_refund(self: Task, refund_id: str) -> None:
+    try:
+        services.refund_fiscal_settle(refund_id=UUID(refund_id))
+    except (OperationalError, InterfaceError) as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
 @shared_task(name=services.SWEEP_RECEIPTS_TASK, acks_late=True)

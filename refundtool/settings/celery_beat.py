@@ -25,6 +25,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "store_processed": False,
     }
 )
+# A worker or beat started while Redis is down, or that loses it, waits for it for as long as it takes
+# (Celery's default gives up after 100 attempts and exits); refundtool.outage_logs keeps it to one line.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -12,6 +12,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "mask_pii": {"()": "refundtool.logging.MaskPersonalDataFilter"},
+        "once_per_outage": {"()": "refundtool.outage_logs.OncePerOutage"},
         "gateway_client_errors_at_info": {"()": "events.gateway.log_filters.GatewayClientErrorsAtInfo"},
     },
     "formatters": {
@@ -23,7 +24,11 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": REFUNDTOOL_LOG_FORMAT, "filters": ["mask_pii"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": REFUNDTOOL_LOG_FORMAT,
+            "filters": ["mask_pii", "once_per_outage"],
+        },
     },
     "root": {"handlers": ["console"], "level": REFUNDTOOL_LOG_LEVEL},
     "loggers": {

@@ -6,8 +6,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import psutil
 import pytest
@@ -16,19 +14,9 @@ from django.conf import settings
 from events.messaging.embedded_broker import free_port
 from tests.support import brokers
 from tests.support.ops import AUTHORIZATION_HEADER
+from tests.support.processes import http_get as get
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    try:
-        request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - a loopback URL of our own
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - a loopback URL of our own
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
 
 
 @pytest.mark.parametrize(("local_broker", "broker_process"), [("tansu", "tansu"), ("apache", "kafka.Kafka")])
@@ -111,6 +99,20 @@ def test_run_all_serves_on_embedded_defaults_and_leaves_no_child_behind(tmp_path
         while time.monotonic() < deadline and not completed().get("RU"):
             time.sleep(1)
         assert completed().get("RU"), (completed(), (tmp_path / "run_all.log").read_text()[-3000:])
+
+        # A child that dies is started again; the rest of the service goes on meanwhile.
+        relay = next(p for p in descendants if "relay_outbox" in " ".join(p.cmdline()))
+        relay.kill()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "relay started again" not in (tmp_path / "run_all.log").read_text():
+            time.sleep(0.5)
+        output = (tmp_path / "run_all.log").read_text()
+        assert "relay exited with code -9; starting it again in 1 s" in output, output[-3000:]
+        assert "relay started again" in output, output[-3000:]
+        assert process.poll() is None
+        assert get(f"{base}/readyz")[0] == 200
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        assert any("relay_outbox" in " ".join(p.cmdline()) for p in descendants)
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=60)

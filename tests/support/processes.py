@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,3 +78,15 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, message: Callable
             return
         time.sleep(0.2)
     raise AssertionError(message() if callable(message) else message or "condition not met in time")
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """Status and body of a GET to one of our loopback processes; (0, "") when nothing answers."""
+    try:
+        request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - a loopback URL of our own
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - a loopback URL of our own
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""

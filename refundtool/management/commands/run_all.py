@@ -7,13 +7,17 @@ files an earlier run left in PROMETHEUS_MULTIPROC_DIR, makes sure a development 
 supervises web, Celery worker and beat, and every long-running
 management command of the service that exists (consumers, outbox relay, simulators, fiscal
 emulator). Each child runs in its own process group, so a stop takes its grandchildren too.
-SIGINT or SIGTERM stops everything; so does any child that exits on its own.
+SIGINT or SIGTERM stops everything. A child that exits on its own is started again after a capped,
+jittered backoff (1 s, doubling up to 30 s; back to 1 s once it has run for a minute), as a
+supervisor would: one crashing process must not take the whole service down. Only the local broker
+exiting stops everything, since its data went with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -33,6 +37,8 @@ from events.monitoring.multiprocess import clear_stale_files
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "admin"  # noqa: S105 - printed on purpose: a local development login
 STOP_GRACE_SECONDS = 15
+RESTART_BACKOFF_MAX_SECONDS = 30.0
+RESTART_BACKOFF_RESET_SECONDS = 60.0  # a child that ran this long starts over at the shortest wait
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         self.stopping = False
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.started_at: dict[str, float] = {}
         self.broker: EmbeddedBroker | ApacheKafkaCluster | None = None
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
@@ -87,8 +94,10 @@ class Command(BaseCommand):
             if "FISCAL_PROVIDER_URL" not in os.environ:
                 # The worker talks to the emulator run_all starts, on whichever port it was given.
                 env["FISCAL_PROVIDER_URL"] = f"http://127.0.0.1:{options['fiscal_emulator_port']}/possystem/v5"
-            for child in self._children(host, port, options):
-                self.children[child.name] = subprocess.Popen(child.argv, env=env, start_new_session=True)
+            self.env = env
+            self.specs = {child.name: child for child in self._children(host, port, options)}
+            for child in self.specs.values():
+                self._spawn(child)
             self._print_banner(host, port, options)
             self._supervise()
         finally:
@@ -176,12 +185,33 @@ class Command(BaseCommand):
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stopping = True
 
+    def _spawn(self, child: Child) -> None:
+        self.children[child.name] = subprocess.Popen(child.argv, env=self.env, start_new_session=True)
+        self.started_at[child.name] = time.monotonic()
+
     def _supervise(self) -> None:
+        backoff: dict[str, float] = {}
+        restart_at: dict[str, float] = {}
         while not self.stopping:
+            now = time.monotonic()
             for name, process in self.children.items():
-                if process.poll() is not None:
-                    self.stderr.write(f"{name} exited with code {process.returncode}; stopping everything")
-                    return
+                if name in restart_at or process.poll() is None:
+                    continue
+                _signal_group(process, signal.SIGKILL)  # what it started dies with it
+                lived = now - self.started_at[name]
+                wait = (
+                    1.0
+                    if lived > RESTART_BACKOFF_RESET_SECONDS
+                    else min(RESTART_BACKOFF_MAX_SECONDS, backoff.get(name, 0.5) * 2)
+                )
+                backoff[name] = wait
+                restart_at[name] = now + random.uniform(wait / 2, wait)
+                self.stderr.write(f"{name} exited with code {process.returncode}; starting it again in {wait:.0f} s")
+            for name in [name for name, when in restart_at.items() if when <= now]:
+                del restart_at[name]
+                self._spawn(self.specs[name])
+                self.stdout.write(f"{name} started again (pid {self.children[name].pid})")
+                self.stdout.flush()
             if self.broker and not self.broker.running:
                 self.stderr.write("the local broker exited; stopping everything")
                 return
