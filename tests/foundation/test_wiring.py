@@ -12,10 +12,10 @@ from fiscalization.selectors import refund_receipt_views
 from fiscalization.wiring import receipts_on_refund_transitioned
 from payments.handlers import handle_refund_processed
 from refundtool import handlers as refund_handlers
+from refundtool.event_size import refund_request_size_errors
 from refundtool.monitoring import flag_unanswered_payments
 from refundtool.receipts import registered_receipt_sources
 from refundtool.signals import refund_transitioned
-from refundtool.event_size import refund_request_size_errors
 from refundtool.validation import refund_request_rule_errors
 
 
