@@ -175,7 +175,14 @@ def gateway_producer() -> GatewayProducer:
     """This process's producer for the configured brokers."""
     client = tuple(sorted(settings.KAFKA_CLIENT_CONFIG.items()))
     linger_ms = settings.EVENTS_GATEWAY_LINGER_MS
-    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS, client, delivery_timeout_ms(), linger_ms)
+    key = (
+        os.getpid(),
+        settings.KAFKA_BOOTSTRAP_SERVERS,
+        client,
+        settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES,
+        delivery_timeout_ms(),
+        linger_ms,
+    )
     producer = _producers.get(key)
     if producer is None:
         with _lock:

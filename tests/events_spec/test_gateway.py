@@ -176,7 +176,7 @@ def _larger_than_3000_bytes() -> dict:
 
 def test_207_when_the_broker_takes_some_events_and_not_others(gateway, settings, fresh_producers):
     # A client-side size limit refuses the large event the way a broker's would: per record.
-    settings.KAFKA_CLIENT_CONFIG = {"message.max.bytes": "3000"}
+    settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES = 3000
     small = sample_message("refund.update", _order())
     large = _larger_than_3000_bytes()
 
@@ -199,7 +199,7 @@ def test_a_refused_event_leaves_nothing_behind(gateway, settings, fresh_producer
     here that exception's traceback would keep the request's frame, and all its records, forever."""
     import gc
 
-    settings.KAFKA_CLIENT_CONFIG = {"message.max.bytes": "3000"}
+    settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES = 3000
     producer = gateway()
     large = _larger_than_3000_bytes()
 
@@ -215,7 +215,7 @@ def test_a_refused_event_leaves_nothing_behind(gateway, settings, fresh_producer
 
 def test_422_not_503_when_the_broker_refuses_every_event_for_good(gateway, settings, fresh_producers):
     # "Broker down, retry later" would have the producer retry an event that can never be written.
-    settings.KAFKA_CLIENT_CONFIG = {"message.max.bytes": "3000"}
+    settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES = 3000
     large = _larger_than_3000_bytes()
 
     response = gateway().post("refund.update", [large])

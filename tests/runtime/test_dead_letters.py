@@ -2,6 +2,7 @@
 
 import pytest
 from confluent_kafka import Producer
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from events.messaging import dead_letters
@@ -146,8 +147,9 @@ def test_a_letter_too_large_for_the_dead_letter_topic_is_written_shortened(uniqu
     # A value near the producer's limit is fine on its topic; with the dlq headers the letter is not.
     topic = create_topic(unique_name("orders"))
     create_topic(topic + ".dlq")
-    big = b"{" + b"x" * 999_990
-    producer = Producer(producer_config(**{"message.max.bytes": 1_040_000}))
+    limit = settings.REFUNDTOOL_KAFKA_MAX_MESSAGE_BYTES  # the dead-letter producer's own limit too
+    big = b"{" + b"x" * (limit - 100)
+    producer = Producer(producer_config(**{"message.max.bytes": limit + 100_000}))
     producer.produce(topic, key=b"ORDER-9", value=big, headers=[("eid", b"e-1")])
     assert producer.flush(10) == 0
     original = read_all(topic, expect=1)[0]
