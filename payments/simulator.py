@@ -1,7 +1,8 @@
 """A stand-in for the Payment service, for local runs, tests and benchmarks.
 
-It answers refund.item_ready_to_refund commands with a payment.refund_processed event, after a
-latency and with a failure rate of your choice. It is at-least-once like the real thing: a restart
+It answers refund.item_ready_to_refund commands (the latest version, which every refund is commanded
+in) with a payment.refund_processed event of the latest version, each tender with the refund's
+outcome, after a latency and with a failure rate of your choice. It is at-least-once like the real thing: a restart
 may answer a command twice, which Refund Tool must take calmly. With an answer rate below 1 it
 leaves that share of refunds unanswered (read, committed, never answered), as a Payment service
 that loses commands would: what the unanswered-command monitoring is there to catch.
@@ -41,11 +42,20 @@ def payment_result_data(command: dict[str, Any], *, succeeded: bool) -> dict[str
         "currency": data["currency"],
         "processed_at": datetime.now(UTC).isoformat(),
     }
+    refund_id = data["refund_id"]
+    tenders = [{"method": t["method"], "amount": t["amount"], "status": result["status"]} for t in data["tenders"]]
     if succeeded:
-        result["payment_transaction_id"] = "txn-" + uuid.uuid5(uuid.NAMESPACE_OID, data["refund_id"]).hex[:16]
+        result["payment_transaction_id"] = _transaction_id(refund_id)
+        for tender in tenders:
+            tender["payment_transaction_id"] = _transaction_id(f"{refund_id}:{tender['method']}")
     else:
-        result["failure_reason"] = "card issuer declined the refund (simulated)"
+        result["failure_reason"] = tenders[0]["failure_reason"] = "card issuer declined the refund (simulated)"
+    result["tenders"] = tenders
     return result
+
+
+def _transaction_id(name: str) -> str:
+    return "txn-" + uuid.uuid5(uuid.NAMESPACE_OID, name).hex[:16]
 
 
 class PaymentSimulator:

@@ -11,21 +11,28 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from refundtool.states import PaymentMethod
+
 
 @dataclass(frozen=True, slots=True)
 class Country:
     code: str  # ISO 3166-1 alpha-2
     currency: str  # ISO 4217
     fiscal_receipt_required: bool  # a refund needs a "return of income" receipt (RU: 54-FZ)
+    # The methods a tender of bob.refund_requested v2 may use there, in PaymentMethod's order.
+    tender_methods: tuple[str, ...]
 
+
+# SBP is the Bank of Russia's faster payments system: it moves roubles between Russian banks only.
+_OUTSIDE_RUSSIA = tuple(method for method in PaymentMethod.values if method != PaymentMethod.SBP)
 
 COUNTRIES: dict[str, Country] = {
     country.code: country
     for country in (
-        Country("RU", "RUB", fiscal_receipt_required=True),
-        Country("KZ", "KZT", fiscal_receipt_required=False),
-        Country("BY", "BYN", fiscal_receipt_required=False),
-        Country("UA", "UAH", fiscal_receipt_required=False),
+        Country("RU", "RUB", fiscal_receipt_required=True, tender_methods=tuple(PaymentMethod.values)),
+        Country("KZ", "KZT", fiscal_receipt_required=False, tender_methods=_OUTSIDE_RUSSIA),
+        Country("BY", "BYN", fiscal_receipt_required=False, tender_methods=_OUTSIDE_RUSSIA),
+        Country("UA", "UAH", fiscal_receipt_required=False, tender_methods=_OUTSIDE_RUSSIA),
     )
 }
 

@@ -6,10 +6,11 @@ without anyone being told. So the request is refused when it is validated, at th
 consumer alike (it is a business rule of bob.refund_requested).
 
 Every event of a refund carries the request's items, and otherwise only fields whose lengths the
-models and the specification bound. The largest event a request can cause is therefore at most: the
-largest event of a refund with no items and every bounded field at its longest, in 4-byte characters
-(`_largest_event_without_items`), plus the request's items as the events spell them, plus the record's
-own overhead (key, headers, batch and record headers). The bound errs on the side of refusing.
+models and the specification bound (a refund has at most one tender per payment method). The largest
+event a request can cause is therefore at most: the largest event, of either version, of a refund with
+no items and every bounded field at its longest, in 4-byte characters (`_largest_event_without_items`),
+plus the request's items as version 2 spells them (a superset of version 1's), plus the record's own
+overhead (key, headers, batch and record headers). The bound errs on the side of refusing.
 """
 
 from __future__ import annotations
@@ -29,18 +30,48 @@ from events.contracts.errors import FieldError
 from events.contracts.specification import default_specification
 from refundtool.countries import COUNTRIES
 from refundtool.models import Refund
-from refundtool.payloads import item_ready_to_refund_data, money, money_refunded_data, refund_update_data
-from refundtool.states import FiscalStatus, PaymentMethod, RefundStatus
+from refundtool.payloads import (
+    RefundParts,
+    item_ready_to_refund_data,
+    item_ready_to_refund_v2_data,
+    money,
+    money_refunded_data,
+    refund_update_data,
+    refund_update_v2_data,
+)
+from refundtool.states import FiscalStatus, ItemPaymentMethod, Measure, PaymentMethod, RefundStatus, TenderStatus
+from refundtool.validation import DEFAULT_PAYMENT_OBJECT
 
 # Batch header (61 bytes), record header, the key (an order number, at most 64 characters) and the
 # eid and event_type headers: well under this.
 RECORD_OVERHEAD_BYTES = 512
 _WIDE = "\U0001f600"  # the most bytes a character can take in UTF-8
 _LONGEST_MONEY = Decimal("999999999999.99")  # the specification's money pattern: 12 digits, 2 decimals
-_EVENTS: tuple[tuple[str, Callable[[Refund], dict[str, Any]]], ...] = (
-    ("refund.update", lambda refund: refund_update_data(refund, _longest(RefundStatus.values), items=[])),
-    ("refund.item_ready_to_refund", lambda refund: item_ready_to_refund_data(refund, items=[])),
-    ("refund.money_refunded", lambda refund: money_refunded_data(refund, items=[])),
+# The widest spelling of a marking code's serial: 20 characters that JSON escapes to two bytes each.
+_WIDEST_SERIAL = '"' * 20
+
+
+def _longest_parts() -> RefundParts:
+    """No items, and a tender of every method with every field at its longest."""
+    tender = {
+        "amount": money(_LONGEST_MONEY),
+        "status": _longest(TenderStatus.values),
+        "payment_transaction_id": _WIDE * 128,
+        "failure_reason": _WIDE * 500,
+    }
+    return RefundParts(items=[], items_v2=[], tenders=[{"method": method, **tender} for method in PaymentMethod.values])
+
+
+_EVENTS: tuple[tuple[str, int, Callable[[Refund], dict[str, Any]]], ...] = (
+    ("refund.update", 1, lambda refund: refund_update_data(refund, _longest(RefundStatus.values), items=[])),
+    (
+        "refund.update",
+        2,
+        lambda refund: refund_update_v2_data(refund, _longest(RefundStatus.values), parts=_longest_parts()),
+    ),
+    ("refund.item_ready_to_refund", 1, lambda refund: item_ready_to_refund_data(refund, items=[])),
+    ("refund.item_ready_to_refund", 2, lambda refund: item_ready_to_refund_v2_data(refund, parts=_longest_parts())),
+    ("refund.money_refunded", 1, lambda refund: money_refunded_data(refund, items=[])),
 )
 
 
@@ -68,7 +99,18 @@ def largest_event_bytes(items: list[Mapping[str, Any]]) -> int:
 
 
 def _as_published(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An item as the events spell it: payloads.items_data's fields, money with two decimals."""
+    """An item as version 2 of the events spells it (payloads.items_v2_data), or longer: money with two
+    decimals, the defaults of absent fields, each mark with its GTIN and its serial at its widest."""
+    marks = [
+        {
+            "code": mark["code"],
+            "gtin": "0" * 14,
+            "serial": _WIDEST_SERIAL,
+            "quantity": mark.get("quantity", 1),
+            "package_quantity": mark.get("package_quantity"),
+        }
+        for mark in item.get("marks", ())
+    ]
     return {
         "item_id": item["item_id"],
         "sku": item["sku"],
@@ -77,6 +119,11 @@ def _as_published(item: Mapping[str, Any]) -> dict[str, Any]:
         "unit_price": money(Decimal(str(item["unit_price"]))),
         "vat_rate": item["vat_rate"],
         "reason": item["reason"],
+        "measure": item.get("measure", _longest(Measure.values)),
+        "payment_method": item.get("payment_method", _longest(ItemPaymentMethod.values)),
+        "payment_object": item.get("payment_object", DEFAULT_PAYMENT_OBJECT),
+        "marks": marks,
+        "sectoral_props": item.get("sectoral_props", []),
     }
 
 
@@ -89,6 +136,7 @@ def _largest_event_without_items() -> int:
                 build_message(
                     event_type,
                     data(refund),
+                    version=version,
                     country=refund.country,
                     causation_id=uuid.uuid4(),
                     flow_id=_WIDE * _flow_id_max_length(),
@@ -96,7 +144,7 @@ def _largest_event_without_items() -> int:
                 )
             )
         )
-        for event_type, data in _EVENTS
+        for event_type, version, data in _EVENTS
     ]
     return max(sizes) + RECORD_OVERHEAD_BYTES
 

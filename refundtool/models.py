@@ -23,9 +23,29 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from refundtool.countries import fiscal_receipt_required
-from refundtool.states import ActorKind, FiscalStatus, PaymentMethod, RefundStatus, VatRate
+from refundtool.states import (
+    ActorKind,
+    FiscalStatus,
+    ItemPaymentMethod,
+    Measure,
+    PaymentMethod,
+    RefundStatus,
+    TenderStatus,
+    VatRate,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class TenderResult:
+    """What Payment reported for one tender (payment.refund_processed v2)."""
+
+    method: str
+    amount: Decimal
+    succeeded: bool
+    transaction_id: str = ""
+    failure_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +56,13 @@ class PaymentResult:
     processed_at: datetime
     transaction_id: str = ""
     failure_reason: str = ""
+    # Empty for a version 1 result, which reports the whole refund as one.
+    tenders: tuple[TenderResult, ...] = ()
+
+    @property
+    def money_left(self) -> bool:
+        """Some money went back: the whole refund, or a tender of a result that failed elsewhere."""
+        return self.succeeded or any(tender.succeeded for tender in self.tenders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +376,9 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     def _record_payment(self, payment: PaymentResult) -> None:
         self.payment_result_at = payment.processed_at
         # The first success is the refund's money movement; a later one is only named in the reason.
-        if payment.succeeded and self.refunded_at is None:
+        # A partial one (some tenders succeeded) is one too: that money left, so the refund can no
+        # longer be cancelled.
+        if payment.money_left and self.refunded_at is None:
             self.refunded_at = payment.processed_at
             self.payment_transaction_id = payment.transaction_id
 
@@ -379,11 +408,25 @@ class RefundItem(models.Model):
     unit_price = models.DecimalField(**MONEY)
     vat_rate = models.CharField(max_length=4, choices=VatRate.choices)
     reason = models.CharField(max_length=500)
+    # What the FFD 1.2 receipt needs beyond version 1 (bob.refund_requested v2); v1 items keep the defaults.
+    measure = models.CharField(max_length=20, choices=Measure.choices, default=Measure.PIECE)  # tag 2108
+    payment_method = models.CharField(  # tag 1214
+        max_length=16, choices=ItemPaymentMethod.choices, default=ItemPaymentMethod.FULL_PAYMENT
+    )
+    payment_object = models.PositiveSmallIntegerField(default=1)  # tag 1212: 1 goods, 31 and 33 with marks
+    sectoral_props = models.JSONField(default=list, blank=True)  # tag 1260: [{federal_id, date, number, value}]
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["refund", "item_id"], name="refund_item_unique_item_id"),
+            models.CheckConstraint(condition=Q(measure__in=Measure.values), name="refund_item_measure_known"),
+            models.CheckConstraint(
+                condition=Q(payment_method__in=ItemPaymentMethod.values), name="refund_item_payment_method_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_object__gte=1, payment_object__lte=33), name="refund_item_payment_object_known"
+            ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_item_quantity_positive"),
             models.CheckConstraint(condition=Q(unit_price__gt=0), name="refund_item_unit_price_positive"),
             models.CheckConstraint(condition=Q(vat_rate__in=VatRate.values), name="refund_item_vat_rate_known"),
@@ -391,6 +434,68 @@ class RefundItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
+
+
+class RefundTender(models.Model):
+    """A part of a refund that goes back by one payment method, and what Payment reported for it."""
+
+    # Indexed by the unique (refund, position) constraint, which starts with it.
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="tenders", db_index=False)
+    position = models.PositiveSmallIntegerField()  # BOB's order; 0 is the main tender (Refund.payment_method)
+    method = models.CharField(max_length=32, choices=PaymentMethod.choices)
+    amount = models.DecimalField(**MONEY)  # in the refund's currency
+    status = models.CharField(max_length=16, choices=TenderStatus.choices, default=TenderStatus.PENDING)
+    payment_transaction_id = models.CharField(max_length=128, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["refund", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "position"], name="refund_tender_unique_position"),
+            models.UniqueConstraint(fields=["refund", "method"], name="refund_tender_unique_method"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_tender_amount_positive"),
+            models.CheckConstraint(condition=Q(method__in=PaymentMethod.values), name="refund_tender_method_known"),
+            models.CheckConstraint(condition=Q(status__in=TenderStatus.values), name="refund_tender_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} by {self.method} ({self.status})"
+
+
+class RefundItemMark(models.Model):
+    """A marking code of a refunded item ("Честный знак"), as BOB scanned it, and the units it covers.
+
+    Its item is (refund, item_id), RefundItem's unique pair: the consumer writes items and marks in
+    one COPY each, which reads no item ids back.
+    """
+
+    # Indexed by the unique (refund, gtin, serial) constraint, which starts with it.
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="marks", db_index=False)
+    item_id = models.CharField(max_length=64)  # BOB's id of the item, as RefundItem.item_id
+    position = models.PositiveIntegerField()  # order within the item, as BOB sent them
+    # base64 of the scan (GS separators included): what ATOL Online v5 takes as mark_code.gs1m.
+    code = models.CharField(max_length=184)
+    gtin = models.CharField(max_length=14)  # (01) of the code
+    serial = models.CharField(max_length=20)  # (21) of the code
+    quantity = models.PositiveIntegerField(default=1)  # units of the item it covers
+    # Units of the code's package when only `quantity` of them are refunded (FFD 1.2 tag 1291).
+    package_quantity = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["refund", "item_id", "position"]
+        constraints = [
+            # A unit goes back once per refund.
+            models.UniqueConstraint(fields=["refund", "gtin", "serial"], name="refund_mark_unique_code"),
+            models.UniqueConstraint(fields=["refund", "item_id", "position"], name="refund_mark_unique_position"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="refund_mark_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(package_quantity__isnull=True) | Q(package_quantity__gt=F("quantity")),
+                name="refund_mark_package_larger",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"(01){self.gtin}(21){self.serial}"
 
 
 class RefundTransition(models.Model):

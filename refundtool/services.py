@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import Transition
@@ -33,8 +34,24 @@ from refundtool.exceptions import (
     ValidationError,
 )
 from refundtool.logging import mask_personal_data
-from refundtool.models import PaymentResult, ReceiptResult, Refund, RefundItem, RefundTransition
-from refundtool.payloads import item_ready_to_refund_data, items_data, money_refunded_data, refund_update_data
+from refundtool.models import (
+    PaymentResult,
+    ReceiptResult,
+    Refund,
+    RefundItem,
+    RefundItemMark,
+    RefundTender,
+    RefundTransition,
+    TenderResult,
+)
+from refundtool.payloads import (
+    RefundParts,
+    item_ready_to_refund_data,
+    item_ready_to_refund_v2_data,
+    money_refunded_data,
+    refund_update_data,
+    refund_update_v2_data,
+)
 from refundtool.signals import refund_transitioned
 from refundtool.states import (
     EVENTS_ON_ENTERING,
@@ -44,6 +61,7 @@ from refundtool.states import (
     ActorKind,
     FiscalStatus,
     RefundStatus,
+    TenderStatus,
 )
 from refundtool.validation import RefundRequest, parse_refund_request
 
@@ -188,19 +206,23 @@ def refund_apply_payment_result(
     processed_at: datetime,
     payment_transaction_id: str = "",
     failure_reason: str = "",
+    tenders: Sequence[TenderResult] = (),
     actor: Actor,
 ) -> Refund:
     """Apply Payment's payment.refund_processed. Idempotent: a result already applied changes nothing.
 
-    A result "fits" when its amount and currency are the refund's (and a success names its
-    payment_transaction_id). The first success is the refund's money movement (refunded_at,
-    payment_transaction_id); money never "un-leaves".
+    A result "fits" when its amount and currency are the refund's, its tenders (version 2) are the
+    refund's methods and amounts, and a success names its payment_transaction_id. The first success
+    is the refund's money movement (refunded_at, payment_transaction_id); money never "un-leaves".
+    Each tender keeps what Payment last reported for it (a version 1 result speaks for every
+    tender); a tender's success is never overwritten.
     - succeeded, fits, ready_to_refund or payment_failed (a late success): refunded; where the
       country has no fiscal duty, straight on to completed.
     - succeeded with the recorded payment_transaction_id: a repeat, no-op.
     - succeeded after another success: needs_attention (possible double refund).
     - succeeded but does not fit, or for a cancelled refund: needs_attention, money recorded as left.
     - failed, fits, ready_to_refund: payment_failed. Not fitting: needs_attention.
+    - failed with some tenders succeeded (part of the money left): needs_attention, money recorded as left.
     - failed, not newer than the last applied result (a repeat of the failure before a retry): no-op.
     - failed anywhere else (payment_failed, after a success, cancelled): no-op; no money moved.
     - any result while needs_attention: noted on the refund for support.
@@ -213,6 +235,7 @@ def refund_apply_payment_result(
         processed_at=processed_at,
         transaction_id=payment_transaction_id,
         failure_reason=failure_reason,
+        tenders=tuple(tenders),
     )
     with transaction.atomic():
         refund = _locked(refund_id)
@@ -222,6 +245,7 @@ def refund_apply_payment_result(
         name, reason = change
         if name in ("require_attention", "note_attention") and _already_noted(refund, reason):
             return refund
+        _record_tender_results(refund, payment)
         # Reaching refunded sends refundtool.signals.refund_transitioned inside this transaction:
         # fiscalization (fiscalization/wiring.py) creates the refund's 54-FZ receipts in it and
         # enqueues their registration after commit; the outbox carries money_refunded and the
@@ -372,7 +396,22 @@ def _new_refund(request: RefundRequest, *, fingerprint: str, now: datetime) -> R
     )
 
 
-_ITEM_COLUMNS = ("refund", "item_id", "sku", "name", "quantity", "unit_price", "vat_rate", "reason")
+_ITEM_COLUMNS = (
+    "refund",
+    "item_id",
+    "sku",
+    "name",
+    "quantity",
+    "unit_price",
+    "vat_rate",
+    "reason",
+    "measure",
+    "payment_method",
+    "payment_object",
+    "sectoral_props",
+)
+_TENDER_COLUMNS = ("refund", "position", "method", "amount", "status", "payment_transaction_id", "failure_reason")
+_MARK_COLUMNS = ("refund", "item_id", "position", "code", "gtin", "serial", "quantity", "package_quantity")
 
 
 def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]], *, now: datetime, copy: bool) -> None:
@@ -383,20 +422,54 @@ def _create_refunds(new: Sequence[tuple[Refund, RefundRequest, Actor]], *, now: 
     """
     changes = []
     for refund, request, actor in new:
-        items = items_data(request.items)
-        born = OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, None, items=items))
-        changes.append(_Change(refund, CREATION, None, refund.status, refund.sequence, actor, "", [born]))
+        parts = RefundParts.of_request(request)
+        born = _refund_update_events(refund, None, parts)
+        changes.append(_Change(refund, CREATION, None, refund.status, refund.sequence, actor, "", born))
         step = actor.follow_up()
         source = _transition(refund, _SEND_TO_PAYMENT, actor=step, reason="", now=now)
-        changes.append(_change(refund, transition=_SEND_TO_PAYMENT, source=source, actor=step, reason="", items=items))
+        changes.append(_change(refund, transition=_SEND_TO_PAYMENT, source=source, actor=step, reason="", parts=parts))
     insert_objects([refund for refund, _, _ in new], copy=copy)
     insert_rows(
         RefundItem,
         _ITEM_COLUMNS,
         (
-            (refund.id, item.item_id, item.sku, item.name, item.quantity, item.unit_price, item.vat_rate, item.reason)
+            (
+                refund.id,
+                item.item_id,
+                item.sku,
+                item.name,
+                item.quantity,
+                item.unit_price,
+                item.vat_rate,
+                item.reason,
+                item.measure,
+                item.payment_method,
+                item.payment_object,
+                list(item.sectoral_props),
+            )
             for refund, request, _ in new
             for item in request.items
+        ),
+        copy=copy,
+    )
+    insert_rows(
+        RefundTender,
+        _TENDER_COLUMNS,
+        (
+            (refund.id, position, tender.method, tender.amount, TenderStatus.PENDING, "", "")
+            for refund, request, _ in new
+            for position, tender in enumerate(request.tenders)
+        ),
+        copy=copy,
+    )
+    insert_rows(
+        RefundItemMark,
+        _MARK_COLUMNS,
+        (
+            (refund.id, item.item_id, position, m.code, m.gtin, m.serial, m.quantity, m.package_quantity)
+            for refund, request, _ in new
+            for item in request.items
+            for position, m in enumerate(item.marks)
         ),
         copy=copy,
     )
@@ -412,7 +485,7 @@ def _single_change(refund_id: UUID, name: str, *, reason: str, actor: Actor) -> 
 
 def _locked(refund_id: UUID) -> Refund:
     try:
-        return Refund.objects.select_for_update().prefetch_related("items").get(pk=refund_id)
+        return Refund.objects.select_for_update().prefetch_related("items", "tenders", "marks").get(pk=refund_id)
     except Refund.DoesNotExist:
         raise RefundNotFoundError(f"refund {refund_id} does not exist") from None
 
@@ -489,22 +562,48 @@ def _change(
     source: str | None,
     actor: Actor,
     reason: str,
-    items: list[dict[str, Any]] | None = None,
+    parts: RefundParts | None = None,
 ) -> _Change:
     """The change of `refund`, which is already in its new state, and the events it causes.
 
     refund.update always; item_ready_to_refund on entering ready_to_refund; money_refunded the
-    first time it enters refunded. `items` is the items' payload when the caller has it already.
+    first time it enters refunded. `parts` is the refund's items and tenders when the caller has
+    them already.
     """
     target = refund.status
-    items = items_data(refund.items.all()) if items is None else items
-    events = [OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source, items=items))]
+    parts = RefundParts.of_refund(refund) if parts is None else parts
+    events = _refund_update_events(refund, source, parts)
     entered = EVENTS_ON_ENTERING.get(RefundStatus(target)) if target != source else None
     if entered == ITEM_READY_TO_REFUND:
-        events.append(OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund, items=items)))
+        events.extend(_item_ready_to_refund_events(refund, parts))
     elif entered == MONEY_REFUNDED and not refund.transitions.filter(target=S.REFUNDED).exists():
-        events.append(OutgoingEvent(MONEY_REFUNDED, money_refunded_data(refund, items=items)))
+        events.append(OutgoingEvent(MONEY_REFUNDED, money_refunded_data(refund, items=parts.items)))
     return _Change(refund, transition, source, target, refund.sequence, actor, reason, events)
+
+
+def _publishes_v1(event_type: str) -> bool:
+    """Whether version 1 of `event_type` still goes out beside version 2 (REFUNDTOOL_PUBLISH_V1_EVENTS)."""
+    return event_type in settings.REFUNDTOOL_PUBLISH_V1_EVENTS
+
+
+def _refund_update_events(refund: Refund, source: str | None, parts: RefundParts) -> list[OutgoingEvent]:
+    events = [OutgoingEvent(REFUND_UPDATE, refund_update_v2_data(refund, source, parts=parts), version=2)]
+    if _publishes_v1(REFUND_UPDATE):
+        events.insert(0, OutgoingEvent(REFUND_UPDATE, refund_update_data(refund, source, items=parts.items), version=1))
+    return events
+
+
+def _item_ready_to_refund_events(refund: Refund, parts: RefundParts) -> list[OutgoingEvent]:
+    """Version 2, and version 1 where it can say the same: one tender, the refund's payment method.
+
+    A v1 reader would return a split refund's whole amount by its first method, so a refund of
+    several tenders is commanded in version 2 only.
+    """
+    events = [OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_v2_data(refund, parts=parts), version=2)]
+    if _publishes_v1(ITEM_READY_TO_REFUND) and len(parts.tenders) == 1:
+        v1 = OutgoingEvent(ITEM_READY_TO_REFUND, item_ready_to_refund_data(refund, items=parts.items), version=1)
+        events.insert(0, v1)
+    return events
 
 
 _AUDIT_COLUMNS = (
@@ -544,7 +643,8 @@ def _record_changes(changes: Sequence[_Change], *, copy: bool = False) -> None:
                 change.actor.id,
                 change.actor.causing_eid,
                 change.reason,
-                [event.event_type for event in change.events],
+                # Each event type once, however many versions of it went out.
+                list(dict.fromkeys(event.event_type for event in change.events)),
                 now,
             )
             for change in changes
@@ -599,6 +699,9 @@ def _payment_change(refund: Refund, payment: PaymentResult) -> tuple[str, str] |
     repeat = refund.payment_result_at is not None and payment.processed_at <= refund.payment_result_at
     if repeat or money_left or status not in (S.READY_TO_REFUND, S.NEEDS_ATTENTION):
         return None
+    if payment.money_left:
+        returned = ", ".join(tender.method for tender in payment.tenders if tender.succeeded)
+        return attention, f"Payment refunded part of the money ({returned}); the rest failed"
     if status == S.READY_TO_REFUND and problem is None:
         return "fail_payment", payment.failure_reason or "Payment failed without a reason"
     return attention, problem or f"Payment failed: {payment.failure_reason or 'no reason given'}"
@@ -612,7 +715,30 @@ def _payment_problem(refund: Refund, payment: PaymentResult) -> str | None:
         )
     if payment.succeeded and not payment.transaction_id:
         return "Payment reported a success without a payment_transaction_id"
+    reported = [(tender.method, tender.amount) for tender in payment.tenders]
+    if reported and reported != [(tender.method, tender.amount) for tender in refund.tenders.all()]:
+        return "Payment reported other tenders than the refund's"
     return None
+
+
+def _record_tender_results(refund: Refund, payment: PaymentResult) -> None:
+    """What Payment reported for each tender, on the refund's prefetched tenders (for its events) and in the table.
+
+    A version 1 result reports the whole refund: it stands for every tender. A tender Payment
+    reported as succeeded stays so: money never "un-leaves".
+    """
+    reported = {tender.method: tender for tender in payment.tenders}
+    whole = TenderResult("", payment.amount, payment.succeeded, payment.transaction_id, payment.failure_reason)
+    changed = []
+    for tender in refund.tenders.all():
+        result = reported.get(tender.method) if reported else whole
+        if result is None or tender.status == TenderStatus.SUCCEEDED:
+            continue
+        tender.status = TenderStatus.SUCCEEDED if result.succeeded else TenderStatus.FAILED
+        tender.payment_transaction_id = result.transaction_id
+        tender.failure_reason = mask_personal_data(result.failure_reason)[:500]
+        changed.append(tender)
+    RefundTender.objects.bulk_update(changed, ["status", "payment_transaction_id", "failure_reason"])
 
 
 def _receipt_already_recorded(refund: Refund, receipt: ReceiptResult) -> bool:

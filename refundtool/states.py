@@ -71,6 +71,55 @@ class VatRate(models.TextChoices):
     TWENTY_TWO = "22", "22%"
 
 
+class TenderStatus(models.TextChoices):
+    """What Payment last reported for one tender of a refund."""
+
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Measure(models.TextChoices):
+    """The unit of an item's quantity: FFD 1.2 tag 2108; the label is ATOL Online v5's `measure` number."""
+
+    PIECE = "piece", "0"
+    GRAM = "gram", "10"
+    KILOGRAM = "kilogram", "11"
+    TON = "ton", "12"
+    CENTIMETER = "centimeter", "20"
+    DECIMETER = "decimeter", "21"
+    METER = "meter", "22"
+    SQUARE_CENTIMETER = "square_centimeter", "30"
+    SQUARE_DECIMETER = "square_decimeter", "31"
+    SQUARE_METER = "square_meter", "32"
+    MILLILITER = "milliliter", "40"
+    LITER = "liter", "41"
+    CUBIC_METER = "cubic_meter", "42"
+    KILOWATT_HOUR = "kilowatt_hour", "50"
+    GIGACALORIE = "gigacalorie", "51"
+    DAY = "day", "70"
+    HOUR = "hour", "71"
+    MINUTE = "minute", "72"
+    SECOND = "second", "73"
+    KILOBYTE = "kilobyte", "80"
+    MEGABYTE = "megabyte", "81"
+    GIGABYTE = "gigabyte", "82"
+    TERABYTE = "terabyte", "83"
+    OTHER = "other", "255"
+
+
+class ItemPaymentMethod(models.TextChoices):
+    """How an item was paid for when sold: FFD 1.2 tag 1214, named as ATOL Online v5's `payment_method`."""
+
+    FULL_PREPAYMENT = "full_prepayment", "Full prepayment"
+    PREPAYMENT = "prepayment", "Prepayment"
+    ADVANCE = "advance", "Advance"
+    FULL_PAYMENT = "full_payment", "Full payment"
+    PARTIAL_PAYMENT = "partial_payment", "Partial payment"
+    CREDIT = "credit", "Credit"
+    CREDIT_PAYMENT = "credit_payment", "Credit payment"
+
+
 REFUND_UPDATE = "refund.update"
 ITEM_READY_TO_REFUND = "refund.item_ready_to_refund"
 MONEY_REFUNDED = "refund.money_refunded"

@@ -27,6 +27,43 @@ Country = Literal["RU", "KZ", "BY", "UA"]
 
 FiscalStatus = Literal["not_required", "pending", "done", "failed"]
 
+ItemPaymentMethod = Literal[
+    "full_prepayment",
+    "prepayment",
+    "advance",
+    "full_payment",
+    "partial_payment",
+    "credit",
+    "credit_payment",
+]
+
+Measure = Literal[
+    "piece",
+    "gram",
+    "kilogram",
+    "ton",
+    "centimeter",
+    "decimeter",
+    "meter",
+    "square_centimeter",
+    "square_decimeter",
+    "square_meter",
+    "milliliter",
+    "liter",
+    "cubic_meter",
+    "kilowatt_hour",
+    "gigacalorie",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "kilobyte",
+    "megabyte",
+    "gigabyte",
+    "terabyte",
+    "other",
+]
+
 PaymentMethod = Literal[
     "card",
     "sbp",
@@ -46,6 +83,8 @@ RefundStatus = Literal[
     "cancelled",
     "needs_attention",
 ]
+
+TenderStatus = Literal["pending", "succeeded", "failed"]
 
 VatRate = Literal["none", "0", "5", "7", "10", "12", "16", "20", "22"]
 
@@ -120,6 +159,66 @@ class BobRefundRequestedV1:
             "currency": self.currency,
             "customer": self.customer.to_data(),
             "payment": self.payment.to_data(),
+            "items": [item.to_data() for item in self.items],
+            "amount": _money(self.amount),
+            "requested_at": self.requested_at.isoformat(),
+        }
+        if self.delivery_amount is not None:
+            data["delivery_amount"] = _money(self.delivery_amount)
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BobRefundRequestedV2:
+    """The data of bob.refund_requested.v2. BOB asks Refund Tool to refund items of an order, saying how
+    the money goes back (tenders: card, bonus points, gift card, ...) and, for goods under mandatory
+    marking, the marking code of each unit, with what the FFD 1.2 refund receipt needs that BOB
+    knows (measure, payment method and object, sectoral requisites). The rules of version 1 hold
+    (amount equals the items plus delivery, currency fits the country, amounts positive, item ids
+    unique, a repeated refund_request_id is a duplicate or a conflict), and: the tenders add up to
+    the amount, each method once and allowed in the country; an item of payment_object 31 or 33 has
+    codes covering its quantity, any other none; every code is a well-formed GS1 DataMatrix and
+    appears once in the refund. Version 1 stays published for producers that have not moved (see
+    README, "Version 2 of the refund contracts").
+    """
+
+    refund_request_id: UUID
+    order_number: str
+    country: Country
+    currency: str
+    customer: Customer
+    payment_id: str
+    tenders: tuple[Tender, ...]
+    items: tuple[ItemV2, ...]
+    delivery_amount: Decimal | None = None
+    amount: Decimal
+    requested_at: datetime
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> BobRefundRequestedV2:
+        return cls(
+            refund_request_id=UUID(data["refund_request_id"]),
+            order_number=data["order_number"],
+            country=data["country"],
+            currency=data["currency"],
+            customer=Customer.from_data(data["customer"]),
+            payment_id=data["payment_id"],
+            tenders=tuple(Tender.from_data(item) for item in data["tenders"]),
+            items=tuple(ItemV2.from_data(item) for item in data["items"]),
+            delivery_amount=None if data.get("delivery_amount") is None else Decimal(data.get("delivery_amount")),
+            amount=Decimal(data["amount"]),
+            requested_at=datetime.fromisoformat(data["requested_at"]),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "refund_request_id": str(self.refund_request_id),
+            "order_number": self.order_number,
+            "country": self.country,
+            "currency": self.currency,
+            "customer": self.customer.to_data(),
+            "payment_id": self.payment_id,
+            "tenders": [item.to_data() for item in self.tenders],
             "items": [item.to_data() for item in self.items],
             "amount": _money(self.amount),
             "requested_at": self.requested_at.isoformat(),
@@ -224,6 +323,92 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ItemV2:
+    """The ItemV2 object."""
+
+    item_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    vat_rate: VatRate
+    reason: str
+    measure: Measure | None = None
+    payment_method: ItemPaymentMethod | None = None
+    payment_object: int | None = None
+    marks: tuple[Mark, ...] | None = None
+    sectoral_props: tuple[SectoralProp, ...] | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ItemV2:
+        return cls(
+            item_id=data["item_id"],
+            sku=data["sku"],
+            name=data["name"],
+            quantity=data["quantity"],
+            unit_price=Decimal(data["unit_price"]),
+            vat_rate=data["vat_rate"],
+            reason=data["reason"],
+            measure=data.get("measure"),
+            payment_method=data.get("payment_method"),
+            payment_object=data.get("payment_object"),
+            marks=None if data.get("marks") is None else tuple(Mark.from_data(item) for item in data.get("marks")),
+            sectoral_props=None
+            if data.get("sectoral_props") is None
+            else tuple(SectoralProp.from_data(item) for item in data.get("sectoral_props")),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "item_id": self.item_id,
+            "sku": self.sku,
+            "name": self.name,
+            "quantity": self.quantity,
+            "unit_price": _money(self.unit_price),
+            "vat_rate": self.vat_rate,
+            "reason": self.reason,
+        }
+        if self.measure is not None:
+            data["measure"] = self.measure
+        if self.payment_method is not None:
+            data["payment_method"] = self.payment_method
+        if self.payment_object is not None:
+            data["payment_object"] = self.payment_object
+        if self.marks is not None:
+            data["marks"] = [item.to_data() for item in self.marks]
+        if self.sectoral_props is not None:
+            data["sectoral_props"] = [item.to_data() for item in self.sectoral_props]
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mark:
+    """One marking code of an item and the units of the item it covers."""
+
+    code: str
+    quantity: int | None = None
+    package_quantity: int | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Mark:
+        return cls(
+            code=data["code"],
+            quantity=data.get("quantity"),
+            package_quantity=data.get("package_quantity"),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+        }
+        if self.quantity is not None:
+            data["quantity"] = self.quantity
+        if self.package_quantity is not None:
+            data["package_quantity"] = self.package_quantity
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Payment:
     """The Payment object."""
 
@@ -282,6 +467,56 @@ class PaymentRefundProcessedV1:
             "amount": _money(self.amount),
             "currency": self.currency,
             "processed_at": self.processed_at.isoformat(),
+        }
+        if self.payment_transaction_id is not None:
+            data["payment_transaction_id"] = self.payment_transaction_id
+        if self.failure_reason is not None:
+            data["failure_reason"] = self.failure_reason
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentRefundProcessedV2:
+    """The data of payment.refund_processed.v2. Payment's answer to refund.item_ready_to_refund, tender by
+    tender: each tender of the command with its own result. status is succeeded when every tender's
+    money went back and failed otherwise; a failed answer whose tenders include a success means part
+    of the money left, which Refund Tool hands to support (needs_attention). The tenders add up to
+    amount. There is no country in the payload: consumers filter on metadata.country.
+    """
+
+    refund_id: UUID
+    order_number: str
+    status: Literal["succeeded", "failed"]
+    amount: Decimal
+    currency: str
+    payment_transaction_id: str | None = None
+    failure_reason: str | None = None
+    processed_at: datetime
+    tenders: tuple[TenderResult, ...]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> PaymentRefundProcessedV2:
+        return cls(
+            refund_id=UUID(data["refund_id"]),
+            order_number=data["order_number"],
+            status=data["status"],
+            amount=Decimal(data["amount"]),
+            currency=data["currency"],
+            payment_transaction_id=data.get("payment_transaction_id"),
+            failure_reason=data.get("failure_reason"),
+            processed_at=datetime.fromisoformat(data["processed_at"]),
+            tenders=tuple(TenderResult.from_data(item) for item in data["tenders"]),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "refund_id": str(self.refund_id),
+            "order_number": self.order_number,
+            "status": self.status,
+            "amount": _money(self.amount),
+            "currency": self.currency,
+            "processed_at": self.processed_at.isoformat(),
+            "tenders": [item.to_data() for item in self.tenders],
         }
         if self.payment_transaction_id is not None:
             data["payment_transaction_id"] = self.payment_transaction_id
@@ -371,6 +606,139 @@ class RefundItemReadyToRefundV1:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RefundItemReadyToRefundV2:
+    """The data of refund.item_ready_to_refund.v2. Refund Tool tells Payment to return the money of a
+    refund, tender by tender: each tender is an amount to return by one payment method, and together
+    they are the refund's amount. Payment answers with payment.refund_processed (version 2 reports
+    each tender's result) for the same refund_id; a command left unanswered past the timeout is
+    reported to the on-call engineers. While version 1 is still published
+    (REFUNDTOOL_PUBLISH_V1_EVENTS), a refund of one tender is also commanded there; Payment reads
+    one of the two topics and, as with any repeated command, returns a refund_id's money once.
+    """
+
+    refund_id: UUID
+    refund_request_id: UUID
+    order_number: str
+    country: Country
+    currency: str
+    amount: Decimal
+    payment_id: str
+    tenders: tuple[TenderToRefund, ...]
+    items: tuple[RefundItem, ...]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RefundItemReadyToRefundV2:
+        return cls(
+            refund_id=UUID(data["refund_id"]),
+            refund_request_id=UUID(data["refund_request_id"]),
+            order_number=data["order_number"],
+            country=data["country"],
+            currency=data["currency"],
+            amount=Decimal(data["amount"]),
+            payment_id=data["payment_id"],
+            tenders=tuple(TenderToRefund.from_data(item) for item in data["tenders"]),
+            items=tuple(RefundItem.from_data(item) for item in data["items"]),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "refund_id": str(self.refund_id),
+            "refund_request_id": str(self.refund_request_id),
+            "order_number": self.order_number,
+            "country": self.country,
+            "currency": self.currency,
+            "amount": _money(self.amount),
+            "payment_id": self.payment_id,
+            "tenders": [item.to_data() for item in self.tenders],
+            "items": [item.to_data() for item in self.items],
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundItemV2:
+    """An item as Refund Tool publishes it in version 2, with its receipt fields and marks."""
+
+    item_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    vat_rate: VatRate
+    reason: str
+    measure: Measure
+    payment_method: ItemPaymentMethod
+    payment_object: int
+    marks: tuple[RefundMark, ...]
+    sectoral_props: tuple[SectoralProp, ...]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RefundItemV2:
+        return cls(
+            item_id=data["item_id"],
+            sku=data["sku"],
+            name=data["name"],
+            quantity=data["quantity"],
+            unit_price=Decimal(data["unit_price"]),
+            vat_rate=data["vat_rate"],
+            reason=data["reason"],
+            measure=data["measure"],
+            payment_method=data["payment_method"],
+            payment_object=data["payment_object"],
+            marks=tuple(RefundMark.from_data(item) for item in data["marks"]),
+            sectoral_props=tuple(SectoralProp.from_data(item) for item in data["sectoral_props"]),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "item_id": self.item_id,
+            "sku": self.sku,
+            "name": self.name,
+            "quantity": self.quantity,
+            "unit_price": _money(self.unit_price),
+            "vat_rate": self.vat_rate,
+            "reason": self.reason,
+            "measure": self.measure,
+            "payment_method": self.payment_method,
+            "payment_object": self.payment_object,
+            "marks": [item.to_data() for item in self.marks],
+            "sectoral_props": [item.to_data() for item in self.sectoral_props],
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundMark:
+    """A marking code of an item as Refund Tool publishes it, with the GTIN and serial read from it."""
+
+    code: str
+    gtin: str
+    serial: str
+    quantity: int
+    package_quantity: int | None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RefundMark:
+        return cls(
+            code=data["code"],
+            gtin=data["gtin"],
+            serial=data["serial"],
+            quantity=data["quantity"],
+            package_quantity=data["package_quantity"],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "gtin": self.gtin,
+            "serial": self.serial,
+            "quantity": self.quantity,
+            "package_quantity": self.package_quantity,
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RefundMoneyRefundedV1:
     """The data of refund.money_refunded.v1. The money of a refund went back to the customer: the refund as
     refunded, for BOB, Notifications and Analytics.
@@ -414,6 +782,37 @@ class RefundMoneyRefundedV1:
             "payment": self.payment.to_data(),
             "payment_transaction_id": self.payment_transaction_id,
             "refunded_at": self.refunded_at.isoformat(),
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundTender:
+    """A tender of a refund and what Payment reported for it."""
+
+    method: PaymentMethod
+    amount: Decimal
+    status: TenderStatus
+    payment_transaction_id: str | None
+    failure_reason: str | None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RefundTender:
+        return cls(
+            method=data["method"],
+            amount=Decimal(data["amount"]),
+            status=data["status"],
+            payment_transaction_id=data["payment_transaction_id"],
+            failure_reason=data["failure_reason"],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "amount": _money(self.amount),
+            "status": self.status,
+            "payment_transaction_id": self.payment_transaction_id,
+            "failure_reason": self.failure_reason,
         }
         return data
 
@@ -485,11 +884,199 @@ class RefundUpdateV1:
         return data
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundUpdateV2:
+    """The data of refund.update.v2. The full snapshot of a refund after every change (event-carried state
+    transfer). sequence is 1 for a refund's first snapshot and grows by 1 with each change, so a
+    reader drops a snapshot older than the one it holds and sees a gap when one is missing. Version
+    2 adds how the money goes back (tenders, with what Payment reported for each) and, per item, its
+    FFD 1.2 receipt fields and marking codes; a refund requested in version 1 shows one tender (its
+    payment method and amount) and items without marks.
+    """
+
+    refund_id: UUID
+    refund_request_id: UUID
+    order_number: str
+    country: Country
+    currency: str
+    status: RefundStatus
+    previous_status: RefundStatus | None
+    amount: Decimal
+    delivery_amount: Decimal
+    items: tuple[RefundItemV2, ...]
+    payment_id: str
+    tenders: tuple[RefundTender, ...]
+    payment_transaction_id: str | None
+    fiscal: Fiscal
+    reason: str | None
+    updated_at: datetime
+    sequence: int
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RefundUpdateV2:
+        return cls(
+            refund_id=UUID(data["refund_id"]),
+            refund_request_id=UUID(data["refund_request_id"]),
+            order_number=data["order_number"],
+            country=data["country"],
+            currency=data["currency"],
+            status=data["status"],
+            previous_status=data["previous_status"],
+            amount=Decimal(data["amount"]),
+            delivery_amount=Decimal(data["delivery_amount"]),
+            items=tuple(RefundItemV2.from_data(item) for item in data["items"]),
+            payment_id=data["payment_id"],
+            tenders=tuple(RefundTender.from_data(item) for item in data["tenders"]),
+            payment_transaction_id=data["payment_transaction_id"],
+            fiscal=Fiscal.from_data(data["fiscal"]),
+            reason=data["reason"],
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            sequence=data["sequence"],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "refund_id": str(self.refund_id),
+            "refund_request_id": str(self.refund_request_id),
+            "order_number": self.order_number,
+            "country": self.country,
+            "currency": self.currency,
+            "status": self.status,
+            "previous_status": self.previous_status,
+            "amount": _money(self.amount),
+            "delivery_amount": _money(self.delivery_amount),
+            "items": [item.to_data() for item in self.items],
+            "payment_id": self.payment_id,
+            "tenders": [item.to_data() for item in self.tenders],
+            "payment_transaction_id": self.payment_transaction_id,
+            "fiscal": self.fiscal.to_data(),
+            "reason": self.reason,
+            "updated_at": self.updated_at.isoformat(),
+            "sequence": self.sequence,
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SectoralProp:
+    """A sectoral requisite of the item (FFD 1.2 tag 1260 "отраслевой реквизит предмета расчета", ATOL
+    Online v5 `sectoral_item_props`), as the sale's receipt carried it: e.g. federal_id 030, the
+    result of the marking code's permissive-mode check.
+    """
+
+    federal_id: str
+    date: str
+    number: str
+    value: str
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> SectoralProp:
+        return cls(
+            federal_id=data["federal_id"],
+            date=data["date"],
+            number=data["number"],
+            value=data["value"],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "federal_id": self.federal_id,
+            "date": self.date,
+            "number": self.number,
+            "value": self.value,
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tender:
+    """A part of the refund that goes back by one payment method (a "tender"). The tenders of a refund name
+    each method at most once and add up to its amount; the first is the main one, the payment.method
+    that version 1 events show.
+    """
+
+    method: PaymentMethod
+    amount: Decimal
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Tender:
+        return cls(
+            method=data["method"],
+            amount=Decimal(data["amount"]),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "amount": _money(self.amount),
+        }
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenderResult:
+    """The TenderResult object."""
+
+    method: PaymentMethod
+    amount: Decimal
+    status: Literal["succeeded", "failed"]
+    payment_transaction_id: str | None = None
+    failure_reason: str | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TenderResult:
+        return cls(
+            method=data["method"],
+            amount=Decimal(data["amount"]),
+            status=data["status"],
+            payment_transaction_id=data.get("payment_transaction_id"),
+            failure_reason=data.get("failure_reason"),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "amount": _money(self.amount),
+            "status": self.status,
+        }
+        if self.payment_transaction_id is not None:
+            data["payment_transaction_id"] = self.payment_transaction_id
+        if self.failure_reason is not None:
+            data["failure_reason"] = self.failure_reason
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenderToRefund:
+    """A tender as Refund Tool publishes it; its amount always has 2 decimals."""
+
+    method: PaymentMethod
+    amount: Decimal
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TenderToRefund:
+        return cls(
+            method=data["method"],
+            amount=Decimal(data["amount"]),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "amount": _money(self.amount),
+        }
+        return data
+
+
 DTO_BY_TOPIC: dict[str, type[Any]] = {
     "bob.refund_cancelled.v1": BobRefundCancelledV1,
     "bob.refund_requested.v1": BobRefundRequestedV1,
+    "bob.refund_requested.v2": BobRefundRequestedV2,
     "payment.refund_processed.v1": PaymentRefundProcessedV1,
+    "payment.refund_processed.v2": PaymentRefundProcessedV2,
     "refund.item_ready_to_refund.v1": RefundItemReadyToRefundV1,
+    "refund.item_ready_to_refund.v2": RefundItemReadyToRefundV2,
     "refund.money_refunded.v1": RefundMoneyRefundedV1,
     "refund.update.v1": RefundUpdateV1,
+    "refund.update.v2": RefundUpdateV2,
 }

@@ -322,7 +322,12 @@ class _DtoWriter:
                 expression = _apply(item.parse, f'data["{item.name}"]')
             else:
                 expression = _apply(_or_none(item.parse), f'data.get("{item.name}")')
-            lines.append(f"            {item.name}={expression},")
+            line = f"            {item.name}={expression},"
+            if len(line) > LINE_LENGTH and expression.startswith("None if "):
+                # As ruff format splits a conditional expression too long for its line.
+                condition, _, otherwise = expression.removeprefix("None if ").partition(" else ")
+                line = f"            {item.name}=None\n            if {condition}\n            else {otherwise},"
+            lines.append(line)
         lines += ["        )", "", "    def to_data(self) -> dict[str, Any]:"]
         required = [item for item in fields if item.required]
         if required:
@@ -338,6 +343,9 @@ class _DtoWriter:
                 lines.append(f'            data["{item.name}"] = {_apply(item.dump, f"self.{item.name}")}')
         lines.append("        return data")
         return "\n".join(lines) + "\n"
+
+
+LINE_LENGTH = 120  # ruff's, in pyproject.toml
 
 
 def _literal(values: list[Any]) -> str:

@@ -34,8 +34,8 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.utils import timezone
 
 from events.contracts.envelope import MalformedMessage, decode_message
-from events.contracts.specification import EventSpec, get_event_spec
-from events.contracts.validation import validate_message
+from events.contracts.specification import EventSpec, default_specification
+from events.contracts.validation import message_errors
 from events.messaging import hooks
 from events.messaging.dead_letters import DeadLetterPublisher, DeadLetterPublishError
 from events.messaging.exceptions import RejectMessage, RetryMessageLater
@@ -113,7 +113,13 @@ class EventConsumer:
         poll_timeout: float = 0.5,
     ) -> None:
         self.group = group
-        self.specs = {spec.topic: spec for spec in (get_event_spec(t) for t in event_types)}
+        # Every version's topic: while producers migrate to a new version, both are read side by side.
+        specification = default_specification()
+        self.specs = {
+            spec.topic: spec
+            for event_type in event_types
+            for spec in (specification.get(event_type, version) for version in specification.versions(event_type))
+        }
         self.countries = frozenset(countries) if countries else None
         self.batch_size = batch_size
         self.retry_window_seconds = retry_window_seconds
@@ -195,7 +201,8 @@ class EventConsumer:
         except MalformedMessage as exc:
             item.dead = ("MalformedMessage", str(exc))
             return item
-        errors = validate_message(item.spec.name, decoded)
+        # Against the version of the topic it came from: a message naming another version is refused.
+        errors = message_errors(item.spec, decoded)
         if errors:
             item.dead = ("ValidationFailed", orjson.dumps([e.as_dict() for e in errors]).decode())
             return item

@@ -27,6 +27,9 @@ class InvalidOutgoingEventError(Exception):
 class OutgoingEvent:
     event_type: str
     data: Mapping[str, Any]
+    # The spec version the data is written in; None is the latest. An app that publishes an older
+    # version beside the latest, while its readers migrate, names it.
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +96,15 @@ def outbox_messages(
     rows = []
     now = timezone.now()
     for event in events:
-        spec = get_event_spec(event.event_type)
+        spec = get_event_spec(event.event_type, event.version)
         message = build_message(
-            event.event_type, event.data, country=country, causation_id=causation_id, flow_id=flow_id, occurred_at=now
+            event.event_type,
+            event.data,
+            country=country,
+            causation_id=causation_id,
+            flow_id=flow_id,
+            occurred_at=now,
+            version=spec.version,
         )
         errors = validate_message(event.event_type, message)
         if errors:

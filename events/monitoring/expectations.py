@@ -133,15 +133,22 @@ def _answer_run(
         return 0
     candidates = list(open_ones.filter(names).only("id", "command_eid", "command_type", "correlation_value"))
     by_eid = {expectation.command_eid: expectation for expectation in candidates}
-    by_correlation = {(e.command_type, e.correlation_value): e for e in candidates if e.correlation_value}
+    # Several open commands may share a correlation value: the same command in two versions, sent
+    # side by side while its readers migrate. One response answers them all, as the single-event
+    # path's UPDATE does.
+    by_correlation: dict[tuple[str, str], list[ResponseExpectation]] = {}
+    for candidate in candidates:
+        if candidate.correlation_value:
+            by_correlation.setdefault((candidate.command_type, candidate.correlation_value), []).append(candidate)
     answered: dict[int, ResponseExpectation] = {}
     for event in events:  # in partition order: the first response answers
         causation_id = _uuid_or_none(event.metadata.get("causation_id"))
-        matches = [by_eid.get(causation_id)] + [
-            by_correlation.get((command.name, str(event.data.get(command.response_correlation_field))))
+        names = {
+            (command.name, str(event.data.get(command.response_correlation_field)))
             for command in commands
             if command.response_correlation_field
-        ]
+        }
+        matches = [by_eid.get(causation_id)] + [match for name in names for match in by_correlation.get(name, ())]
         for expectation in matches:
             if expectation is not None and expectation.id not in answered:
                 expectation.answered_at, expectation.response_eid = answered_at, event.eid

@@ -54,6 +54,10 @@ REFUNDTOOL_CONSUMER_HANDLER_ATTEMPTS = env_int("REFUNDTOOL_CONSUMER_HANDLER_ATTE
 REFUNDTOOL_INBOX_RETENTION_HOURS = env_int("REFUNDTOOL_INBOX_RETENTION_HOURS", 336, minimum=1)
 REFUNDTOOL_OUTBOX_BATCH_SIZE = env_int("REFUNDTOOL_OUTBOX_BATCH_SIZE", 500)
 REFUNDTOOL_OUTBOX_RETENTION_HOURS = env_int("REFUNDTOOL_OUTBOX_RETENTION_HOURS", 72)
+# The event types whose version 1 refundtool still publishes beside version 2 while their readers
+# migrate (README, "Version 2 of the refund contracts"); empty once every reader has moved. Version 2
+# is always published. item_ready_to_refund v1 goes out only for a refund of one tender.
+REFUNDTOOL_PUBLISH_V1_EVENTS = env_list("REFUNDTOOL_PUBLISH_V1_EVENTS", "refund.item_ready_to_refund,refund.update")
 # On SQLite there is no LISTEN/NOTIFY: the relay polls this often.
 REFUNDTOOL_OUTBOX_POLL_INTERVAL_MS = env_int("REFUNDTOOL_OUTBOX_POLL_INTERVAL_MS", 100)
 # How long the relay's producer tries to deliver a row before it counts as a transient failure.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,27 @@ def request_data(country: str = "RU", **overrides: Any) -> dict[str, Any]:
     if country != "RU":
         currency = {"KZ": "KZT", "BY": "BYN", "UA": "UAH"}[country]
         data.update(country=country, currency=currency, order_number=f"{country}-100200300")
+    data.update(overrides)
+    return data
+
+
+# Marking codes as BOB sends them (base64 of the scan, GS separators included): pairs of shoes.
+MARK_CODES = [
+    base64.b64encode(f"0104690123456783215hT9qL2xW8p{index:02d}\x1d91EE06\x1d92{'A' * 44}".encode()).decode()
+    for index in range(10)
+]
+
+
+def request_v2_data(country: str = "RU", **overrides: Any) -> dict[str, Any]:
+    """A valid bob.refund_requested v2 `data`: RU_REQUEST split over card and bonus points, the
+    kettles (item 1) marked goods with a code each."""
+    data = request_data(country)
+    del data["payment"]
+    data["payment_id"] = "pay-1"
+    data["tenders"] = [{"method": "card", "amount": "3000.00"}, {"method": "bonus_points", "amount": "648.50"}]
+    data["items"][0].update(
+        payment_object=33, marks=[{"code": MARK_CODES[0]}, {"code": MARK_CODES[1]}], measure="piece"
+    )
     data.update(overrides)
     return data
 

@@ -1,5 +1,6 @@
 """The consumer's batch path (refund_request_many: COPY) writes what the plain path writes (refund_request
-one at a time: the ORM), row for row: refunds, items, audit rows, outbox rows and response expectations."""
+one at a time: the ORM), row for row: refunds, items, tenders, marks, audit rows, outbox rows and response
+expectations, for requests of both versions of bob.refund_requested."""
 
 import random
 import uuid
@@ -9,9 +10,10 @@ import pytest
 
 from events.messaging.models import OutboxMessage
 from events.monitoring.models import ResponseExpectation
-from refundtool.models import Refund, RefundItem, RefundTransition
+from refundtool.models import Refund, RefundItem, RefundItemMark, RefundTender, RefundTransition
 from refundtool.services import Actor, refund_request, refund_request_many
 from refundtool.simulation import fake_refund_request
+from tests.domain.factories import request_v2_data
 
 pytestmark = pytest.mark.django_db
 # What differs between two writes of the same request by nature: ids, eids and the moment.
@@ -20,10 +22,9 @@ VOLATILE = {"id", "eid", "occurred_at", "received_at", "updated_at", "status_cha
 
 def requests() -> list[tuple[dict, Actor]]:
     rng = random.Random(17)
-    return [
-        (fake_refund_request(rng, country=country), Actor.event(eid=uuid.uuid4(), producer="bob"))
-        for country in ["RU", "KZ", "BY", "UA"] * 3
-    ]
+    v1 = [fake_refund_request(rng, country=country) for country in ["RU", "KZ", "BY", "UA"] * 3]
+    v2 = [request_v2_data(), request_v2_data("KZ", tenders=[{"method": "card", "amount": "3648.50"}])]
+    return [(data, Actor.event(eid=uuid.uuid4(), producer="bob")) for data in v1 + v2]
 
 
 def written() -> dict[str, Any]:
@@ -44,6 +45,8 @@ def written() -> dict[str, Any]:
     return {
         "refunds": sorted(rows(Refund.objects.all()), key=lambda row: row["refund_request_id"]),
         "items": sorted(rows(RefundItem.objects.all()), key=lambda row: (row["refund_id"], row["item_id"])),
+        "tenders": sorted(rows(RefundTender.objects.all()), key=lambda row: (row["refund_id"], row["position"])),
+        "marks": sorted(rows(RefundItemMark.objects.all()), key=lambda row: (row["refund_id"], row["serial"])),
         "audit": sorted(
             rows(RefundTransition.objects.all(), "at"), key=lambda row: (row["refund_id"], row["sequence"])
         ),
@@ -70,6 +73,8 @@ def test_the_batch_path_writes_what_the_plain_path_writes():
 
     assert len(through_orm["refunds"]) == len(batch)
     assert len(through_orm["audit"]) == 2 * len(batch)  # request, then send_to_payment
-    assert len(through_orm["expectations"]) == len(batch)
+    # A refund of one tender is commanded in both versions while v1 is published, of several in v2 only.
+    assert len(through_orm["expectations"]) == 2 * len(batch) - 1
+    assert len(through_orm["marks"]) == 4
     for kind in through_orm:
         assert through_copy[kind] == through_orm[kind], kind

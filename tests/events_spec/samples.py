@@ -104,4 +104,5 @@ def sample_data(event_type: str, order_number: str = "ORD-100001") -> dict[str, 
 
 
 def sample_message(event_type: str, order_number: str = "ORD-100001", **metadata: Any) -> dict[str, Any]:
-    return build_message(event_type, sample_data(event_type, order_number), country="RU", **metadata)
+    """A message of version 1 (the samples' version; several event types have a later one)."""
+    return build_message(event_type, sample_data(event_type, order_number), country="RU", **{"version": 1, **metadata})

@@ -18,7 +18,7 @@ from tests.events_spec.samples import sample_data
 
 
 def test_build_message_fills_the_envelope_and_the_result_is_valid():
-    message = build_message("refund.update", sample_data("refund.update"), country="RU")
+    message = build_message("refund.update", sample_data("refund.update"), country="RU", version=1)
     metadata = message["metadata"]
     assert uuid.UUID(metadata["eid"]).version == 4
     assert (metadata["event_type"], metadata["version"], metadata["producer"]) == ("refund.update", 1, "refundtool")
@@ -54,6 +54,7 @@ def test_build_message_takes_the_ids_and_time_it_is_given():
         causation_id=cause,
         occurred_at=occurred,
         producer="payments",
+        version=1,
     )
     assert message["metadata"] == {
         "eid": str(eid),
@@ -94,7 +95,7 @@ def test_decode_message_says_what_is_wrong_with_a_bad_value(raw, reason):
 
 
 def test_the_kafka_record_of_a_message():
-    message = build_message("refund.update", sample_data("refund.update", "ORD-42"), country="RU")
+    message = build_message("refund.update", sample_data("refund.update", "ORD-42"), country="RU", version=1)
     record = kafka_record(message)
     assert record.topic == "refund.update.v1"
     assert record.key == b"ORD-42"

@@ -141,7 +141,8 @@ def test_the_asyncapi_document_has_a_channel_message_and_operation_per_event_typ
     assert operations["send_refund_update_v1"]["action"] == "send"
     assert operations["receive_bob_refund_requested_v1"]["action"] == "receive"
     command = operations["send_refund_item_ready_to_refund_v1"]
-    assert command["reply"]["channel"] == {"$ref": "#/channels/payment_refund_processed_v1"}
+    # A command's reply is the latest version of its response event type.
+    assert command["reply"]["channel"] == {"$ref": "#/channels/payment_refund_processed_v2"}
     assert command["x-response-timeout-seconds"] == 900
     message = document["components"]["messages"]["refund_update_v1"]
     assert message["bindings"]["kafka"]["key"]["description"] == "data.order_number"

@@ -10,7 +10,7 @@ from events.monitoring.dashboard import registered_panels
 from events.monitoring.expectations import expectation_overdue, expectations_answer, expectations_open
 from fiscalization.selectors import refund_receipt_views
 from fiscalization.wiring import receipts_on_refund_transitioned
-from payments.handlers import handle_refund_processed
+from payments.handlers import handle_refund_processed, refund_processed_rule_errors
 from refundtool import handlers as refund_handlers
 from refundtool.event_size import refund_request_size_errors
 from refundtool.monitoring import flag_unanswered_payments
@@ -29,7 +29,8 @@ def test_every_consumed_event_type_has_the_handler_of_its_owner():
 
 def test_business_rules_are_the_refund_requests_own():
     assert registered_business_rules() == {
-        "bob.refund_requested": [refund_request_rule_errors, refund_request_size_errors]
+        "bob.refund_requested": [refund_request_rule_errors, refund_request_size_errors],
+        "payment.refund_processed": [refund_processed_rule_errors],
     }
 
 

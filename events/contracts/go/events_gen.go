@@ -84,6 +84,97 @@ type Payment struct {
 	PaymentID string        `json:"payment_id"`
 }
 
+// A message of bob.refund_requested.v2: the envelope's metadata and the payload.
+type BobRefundRequestedV2Message struct {
+	Data     BobRefundRequestedV2 `json:"data"`
+	Metadata Metadata             `json:"metadata"`
+}
+
+type BobRefundRequestedV2 struct {
+	// Total to refund, the sum of quantity x unit_price over the items plus delivery_amount.
+	Amount  string  `json:"amount"`
+	Country Country `json:"country"`
+	// ISO 4217 code; it must fit the country (RU-RUB, KZ-KZT, BY-BYN, UA-UAH).
+	Currency string   `json:"currency"`
+	Customer Customer `json:"customer"`
+	// Delivery cost refunded with the items; 0 when absent.
+	DeliveryAmount *string  `json:"delivery_amount,omitempty"`
+	Items          []ItemV2 `json:"items"`
+	// The order number in BOB; the Kafka key of every refund event.
+	OrderNumber string `json:"order_number"`
+	// The order's payment in Payment, which the tenders are parts of (v1's payment.payment_id).
+	PaymentID string `json:"payment_id"`
+	// BOB's id of this request; the idempotency key of the refund.
+	RefundRequestID string `json:"refund_request_id"`
+	// RFC 3339 date-time with offset.
+	RequestedAt string `json:"requested_at"`
+	// How the money goes back: each payment method at most once, allowed in the country, the
+	// amounts adding up to `amount`. One tender is the whole refund by one method, as in
+	// version 1.
+	Tenders []Tender `json:"tenders"`
+}
+
+type ItemV2 struct {
+	ItemID string `json:"item_id"`
+	// The item's marking codes, each code once in the refund; their quantities add up to the
+	// item's quantity. Only for an item of payment_object 31 or 33, which must have them.
+	Marks         []Mark             `json:"marks,omitempty"`
+	Measure       *Measure           `json:"measure,omitempty"`
+	Name          string             `json:"name"`
+	PaymentMethod *ItemPaymentMethod `json:"payment_method,omitempty"`
+	// What the item is; 1 (goods) when absent. 31 or 33 exactly when the item has marks.
+	PaymentObject *int64         `json:"payment_object,omitempty"`
+	Quantity      int64          `json:"quantity"`
+	Reason        string         `json:"reason"`
+	SectoralProps []SectoralProp `json:"sectoral_props,omitempty"`
+	Sku           string         `json:"sku"`
+	// Decimal amount as a string with at most 2 decimals, no sign or exponent, e.g. "1499.5".
+	UnitPrice string  `json:"unit_price"`
+	VatRate   VatRate `json:"vat_rate"`
+}
+
+// One marking code of an item and the units of the item it covers.
+type Mark struct {
+	// The marking code ("Честный знак") exactly as the scanner read it, base64-encoded (RFC
+	// 4648, standard alphabet, with padding): a GS1 DataMatrix whose fields are separated by
+	// the GS character (0x1D), which no text value of an event may hold, so the raw bytes
+	// travel in base64, the form ATOL Online v5 takes for `mark_code.gs1m` (FFD 1.2 tag 2000).
+	// Accepted: the full code, (01) GTIN of 14 digits with a valid check digit, (21) serial of
+	// 1 to 20 GS1 characters, GS, then the crypto tail, (91) key of 4 and GS and (92) signature
+	// of 44 or 88 characters, or (93) of 4; or its short form, (01) GTIN and (21) serial alone.
+	// At most 136 bytes before encoding.
+	Code string `json:"code"`
+	// Only for a code of a package of which only `quantity` units are refunded: the units in
+	// the whole package, greater than quantity. The receipt then carries the fractional
+	// quantity quantity/package_quantity (FFD 1.2 tag 1291, ATOL Online v5 `mark_quantity`).
+	PackageQuantity *int64 `json:"package_quantity,omitempty"`
+	// The units of the item this code covers; 1 when absent (one code per pair of shoes).
+	Quantity *int64 `json:"quantity,omitempty"`
+}
+
+// A sectoral requisite of the item (FFD 1.2 tag 1260 "отраслевой реквизит предмета
+// расчета", ATOL Online v5 `sectoral_item_props`), as the sale's receipt carried it: e.g.
+// federal_id 030, the result of the marking code's permissive-mode check.
+type SectoralProp struct {
+	// The date of the document that defines it, dd.mm.yyyy (tag 1263).
+	Date string `json:"date"`
+	// The federal executive body that set the requisite (tag 1262), "001" to "072".
+	FederalID string `json:"federal_id"`
+	// The number of that document (tag 1264).
+	Number string `json:"number"`
+	// The requisite's value (tag 1265).
+	Value string `json:"value"`
+}
+
+// A part of the refund that goes back by one payment method (a "tender"). The tenders of a
+// refund name each method at most once and add up to its amount; the first is the main one,
+// the payment.method that version 1 events show.
+type Tender struct {
+	// The part of the refund's amount that goes back by this method; greater than 0.
+	Amount string        `json:"amount"`
+	Method PaymentMethod `json:"method"`
+}
+
 // A message of payment.refund_processed.v1: the envelope's metadata and the payload.
 type PaymentRefundProcessedV1Message struct {
 	Data     PaymentRefundProcessedV1 `json:"data"`
@@ -100,9 +191,44 @@ type PaymentRefundProcessedV1 struct {
 	OrderNumber          string  `json:"order_number"`
 	PaymentTransactionID *string `json:"payment_transaction_id,omitempty"`
 	// RFC 3339 date-time with offset.
-	ProcessedAt string                         `json:"processed_at"`
-	RefundID    string                         `json:"refund_id"`
-	Status      PaymentRefundProcessedV1Status `json:"status"`
+	ProcessedAt string `json:"processed_at"`
+	RefundID    string `json:"refund_id"`
+	Status      Status `json:"status"`
+}
+
+// A message of payment.refund_processed.v2: the envelope's metadata and the payload.
+type PaymentRefundProcessedV2Message struct {
+	Data     PaymentRefundProcessedV2 `json:"data"`
+	Metadata Metadata                 `json:"metadata"`
+}
+
+type PaymentRefundProcessedV2 struct {
+	// The refund's amount, the sum of the tenders.
+	Amount string `json:"amount"`
+	// ISO 4217 code; it must fit the country (RU-RUB, KZ-KZT, BY-BYN, UA-UAH).
+	Currency      string  `json:"currency"`
+	FailureReason *string `json:"failure_reason,omitempty"`
+	// The order number in BOB; the Kafka key of every refund event.
+	OrderNumber string `json:"order_number"`
+	// Payment's transaction of the whole refund; required with succeeded.
+	PaymentTransactionID *string `json:"payment_transaction_id,omitempty"`
+	// RFC 3339 date-time with offset.
+	ProcessedAt string `json:"processed_at"`
+	RefundID    string `json:"refund_id"`
+	Status      Status `json:"status"`
+	// Each tender of the command with its result.
+	Tenders []TenderResult `json:"tenders"`
+}
+
+type TenderResult struct {
+	// Decimal amount as a string with at most 2 decimals, no sign or exponent, e.g. "1499.5".
+	Amount string `json:"amount"`
+	// Why this tender's money could not go back.
+	FailureReason *string       `json:"failure_reason,omitempty"`
+	Method        PaymentMethod `json:"method"`
+	// Payment's transaction of this tender.
+	PaymentTransactionID *string `json:"payment_transaction_id,omitempty"`
+	Status               Status  `json:"status"`
 }
 
 // A message of refund.item_ready_to_refund.v1: the envelope's metadata and the payload.
@@ -137,6 +263,37 @@ type RefundItem struct {
 	// "1499.50".
 	UnitPrice string  `json:"unit_price"`
 	VatRate   VatRate `json:"vat_rate"`
+}
+
+// A message of refund.item_ready_to_refund.v2: the envelope's metadata and the payload.
+type RefundItemReadyToRefundV2Message struct {
+	Data     RefundItemReadyToRefundV2 `json:"data"`
+	Metadata Metadata                  `json:"metadata"`
+}
+
+type RefundItemReadyToRefundV2 struct {
+	// The whole refund, the sum of the tenders.
+	Amount  string  `json:"amount"`
+	Country Country `json:"country"`
+	// ISO 4217 code; it must fit the country (RU-RUB, KZ-KZT, BY-BYN, UA-UAH).
+	Currency string       `json:"currency"`
+	Items    []RefundItem `json:"items"`
+	// The order number in BOB; the Kafka key of every refund event.
+	OrderNumber string `json:"order_number"`
+	// The order's payment in Payment, which the tenders are parts of.
+	PaymentID       string `json:"payment_id"`
+	RefundID        string `json:"refund_id"`
+	RefundRequestID string `json:"refund_request_id"`
+	// What to return by which method, each method once; BOB's order (the first is the main one).
+	Tenders []TenderToRefund `json:"tenders"`
+}
+
+// A tender as Refund Tool publishes it; its amount always has 2 decimals.
+type TenderToRefund struct {
+	// Decimal amount as a string with exactly 2 decimals, as Refund Tool writes it, e.g.
+	// "1499.50".
+	Amount string        `json:"amount"`
+	Method PaymentMethod `json:"method"`
 }
 
 // A message of refund.money_refunded.v1: the envelope's metadata and the payload.
@@ -210,6 +367,98 @@ type Fiscal struct {
 	Status          FiscalStatus `json:"status"`
 }
 
+// A message of refund.update.v2: the envelope's metadata and the payload.
+type RefundUpdateV2Message struct {
+	Data     RefundUpdateV2 `json:"data"`
+	Metadata Metadata       `json:"metadata"`
+}
+
+type RefundUpdateV2 struct {
+	// Decimal amount as a string with exactly 2 decimals, as Refund Tool writes it, e.g.
+	// "1499.50".
+	Amount  string  `json:"amount"`
+	Country Country `json:"country"`
+	// ISO 4217 code; it must fit the country (RU-RUB, KZ-KZT, BY-BYN, UA-UAH).
+	Currency string `json:"currency"`
+	// Decimal amount as a string with exactly 2 decimals, as Refund Tool writes it, e.g.
+	// "1499.50".
+	DeliveryAmount string         `json:"delivery_amount"`
+	Fiscal         Fiscal         `json:"fiscal"`
+	Items          []RefundItemV2 `json:"items"`
+	// The order number in BOB; the Kafka key of every refund event.
+	OrderNumber string `json:"order_number"`
+	// The order's payment in Payment, which the tenders are parts of.
+	PaymentID            string  `json:"payment_id"`
+	PaymentTransactionID *string `json:"payment_transaction_id"`
+	// The status before this change; null in the first snapshot.
+	PreviousStatus *RefundStatus `json:"previous_status"`
+	// Why the refund failed, needs attention or was cancelled; null otherwise.
+	Reason          *string      `json:"reason"`
+	RefundID        string       `json:"refund_id"`
+	RefundRequestID string       `json:"refund_request_id"`
+	Sequence        int64        `json:"sequence"`
+	Status          RefundStatus `json:"status"`
+	// How the money goes back, each method once, with what Payment reported for each.
+	Tenders []RefundTender `json:"tenders"`
+	// RFC 3339 date-time with offset.
+	UpdatedAt string `json:"updated_at"`
+}
+
+// An item as Refund Tool publishes it in version 2, with its receipt fields and marks.
+type RefundItemV2 struct {
+	ItemID string `json:"item_id"`
+	// Empty for an item without marking codes.
+	Marks         []RefundMark      `json:"marks"`
+	Measure       Measure           `json:"measure"`
+	Name          string            `json:"name"`
+	PaymentMethod ItemPaymentMethod `json:"payment_method"`
+	// What the item is (FFD 1.2 tag 1212 "признак предмета расчета", the number ATOL Online v5
+	// `payment_object` takes): 1 goods, 2 excisable goods, 4 service, 30 excisable goods
+	// subject to marking without a code, 31 excisable goods with a marking code, 32 goods
+	// subject to marking without a code, 33 goods with a marking code. An item of 31 or 33
+	// carries a code for each unit.
+	PaymentObject int64          `json:"payment_object"`
+	Quantity      int64          `json:"quantity"`
+	Reason        string         `json:"reason"`
+	SectoralProps []SectoralProp `json:"sectoral_props"`
+	Sku           string         `json:"sku"`
+	// Decimal amount as a string with exactly 2 decimals, as Refund Tool writes it, e.g.
+	// "1499.50".
+	UnitPrice string  `json:"unit_price"`
+	VatRate   VatRate `json:"vat_rate"`
+}
+
+// A marking code of an item as Refund Tool publishes it, with the GTIN and serial read from
+// it.
+type RefundMark struct {
+	// The marking code ("Честный знак") exactly as the scanner read it, base64-encoded (RFC
+	// 4648, standard alphabet, with padding): a GS1 DataMatrix whose fields are separated by
+	// the GS character (0x1D), which no text value of an event may hold, so the raw bytes
+	// travel in base64, the form ATOL Online v5 takes for `mark_code.gs1m` (FFD 1.2 tag 2000).
+	// Accepted: the full code, (01) GTIN of 14 digits with a valid check digit, (21) serial of
+	// 1 to 20 GS1 characters, GS, then the crypto tail, (91) key of 4 and GS and (92) signature
+	// of 44 or 88 characters, or (93) of 4; or its short form, (01) GTIN and (21) serial alone.
+	// At most 136 bytes before encoding.
+	Code string `json:"code"`
+	// The (01) GTIN of the code.
+	Gtin            string `json:"gtin"`
+	PackageQuantity *int64 `json:"package_quantity"`
+	Quantity        int64  `json:"quantity"`
+	// The (21) serial of the code.
+	Serial string `json:"serial"`
+}
+
+// A tender of a refund and what Payment reported for it.
+type RefundTender struct {
+	// Decimal amount as a string with exactly 2 decimals, as Refund Tool writes it, e.g.
+	// "1499.50".
+	Amount               string        `json:"amount"`
+	FailureReason        *string       `json:"failure_reason"`
+	Method               PaymentMethod `json:"method"`
+	PaymentTransactionID *string       `json:"payment_transaction_id"`
+	Status               TenderStatus  `json:"status"`
+}
+
 // The country deployment the event belongs to; consumers filter on it.
 type Country string
 
@@ -246,11 +495,55 @@ const (
 	PaymentMethodSbp            PaymentMethod = "sbp"
 )
 
-type PaymentRefundProcessedV1Status string
+// The unit of quantity; piece when absent.
+type Measure string
 
 const (
-	PaymentRefundProcessedV1StatusFailed    PaymentRefundProcessedV1Status = "failed"
-	PaymentRefundProcessedV1StatusSucceeded PaymentRefundProcessedV1Status = "succeeded"
+	MeasureCentimeter       Measure = "centimeter"
+	MeasureCubicMeter       Measure = "cubic_meter"
+	MeasureDay              Measure = "day"
+	MeasureDecimeter        Measure = "decimeter"
+	MeasureGigabyte         Measure = "gigabyte"
+	MeasureGigacalorie      Measure = "gigacalorie"
+	MeasureGram             Measure = "gram"
+	MeasureHour             Measure = "hour"
+	MeasureKilobyte         Measure = "kilobyte"
+	MeasureKilogram         Measure = "kilogram"
+	MeasureKilowattHour     Measure = "kilowatt_hour"
+	MeasureLiter            Measure = "liter"
+	MeasureMegabyte         Measure = "megabyte"
+	MeasureMeter            Measure = "meter"
+	MeasureMilliliter       Measure = "milliliter"
+	MeasureMinute           Measure = "minute"
+	MeasureOther            Measure = "other"
+	MeasurePiece            Measure = "piece"
+	MeasureSecond           Measure = "second"
+	MeasureSquareCentimeter Measure = "square_centimeter"
+	MeasureSquareDecimeter  Measure = "square_decimeter"
+	MeasureSquareMeter      Measure = "square_meter"
+	MeasureTerabyte         Measure = "terabyte"
+	MeasureTon              Measure = "ton"
+)
+
+// How the item was paid for; full_payment when absent.
+type ItemPaymentMethod string
+
+const (
+	ItemPaymentMethodAdvance        ItemPaymentMethod = "advance"
+	ItemPaymentMethodCredit         ItemPaymentMethod = "credit"
+	ItemPaymentMethodCreditPayment  ItemPaymentMethod = "credit_payment"
+	ItemPaymentMethodFullPayment    ItemPaymentMethod = "full_payment"
+	ItemPaymentMethodFullPrepayment ItemPaymentMethod = "full_prepayment"
+	ItemPaymentMethodPartialPayment ItemPaymentMethod = "partial_payment"
+	ItemPaymentMethodPrepayment     ItemPaymentMethod = "prepayment"
+)
+
+// succeeded exactly when every tender succeeded.
+type Status string
+
+const (
+	StatusFailed    Status = "failed"
+	StatusSucceeded Status = "succeeded"
 )
 
 type FiscalStatus string
@@ -258,8 +551,8 @@ type FiscalStatus string
 const (
 	FiscalStatusDone        FiscalStatus = "done"
 	FiscalStatusFailed      FiscalStatus = "failed"
-	FiscalStatusNotRequired FiscalStatus = "not_required"
 	FiscalStatusPending     FiscalStatus = "pending"
+	FiscalStatusNotRequired FiscalStatus = "not_required"
 )
 
 type RefundStatus string
@@ -273,4 +566,13 @@ const (
 	RefundStatusReadyToRefund  RefundStatus = "ready_to_refund"
 	RefundStatusRefunded       RefundStatus = "refunded"
 	RefundStatusRequested      RefundStatus = "requested"
+)
+
+// What Payment last reported for the tender; pending until it answers.
+type TenderStatus string
+
+const (
+	TenderStatusFailed    TenderStatus = "failed"
+	TenderStatusPending   TenderStatus = "pending"
+	TenderStatusSucceeded TenderStatus = "succeeded"
 )

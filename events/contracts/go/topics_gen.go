@@ -7,10 +7,14 @@ package events
 const (
 	TopicBobRefundCancelledV1      = "bob.refund_cancelled.v1"
 	TopicBobRefundRequestedV1      = "bob.refund_requested.v1"
+	TopicBobRefundRequestedV2      = "bob.refund_requested.v2"
 	TopicPaymentRefundProcessedV1  = "payment.refund_processed.v1"
+	TopicPaymentRefundProcessedV2  = "payment.refund_processed.v2"
 	TopicRefundItemReadyToRefundV1 = "refund.item_ready_to_refund.v1"
+	TopicRefundItemReadyToRefundV2 = "refund.item_ready_to_refund.v2"
 	TopicRefundMoneyRefundedV1     = "refund.money_refunded.v1"
 	TopicRefundUpdateV1            = "refund.update.v1"
+	TopicRefundUpdateV2            = "refund.update.v2"
 )
 
 // NewMessage returns a pointer to an empty message of the topic's type, or nil for a topic the
@@ -21,14 +25,22 @@ func NewMessage(topic string) any {
 		return &BobRefundCancelledV1Message{}
 	case TopicBobRefundRequestedV1:
 		return &BobRefundRequestedV1Message{}
+	case TopicBobRefundRequestedV2:
+		return &BobRefundRequestedV2Message{}
 	case TopicPaymentRefundProcessedV1:
 		return &PaymentRefundProcessedV1Message{}
+	case TopicPaymentRefundProcessedV2:
+		return &PaymentRefundProcessedV2Message{}
 	case TopicRefundItemReadyToRefundV1:
 		return &RefundItemReadyToRefundV1Message{}
+	case TopicRefundItemReadyToRefundV2:
+		return &RefundItemReadyToRefundV2Message{}
 	case TopicRefundMoneyRefundedV1:
 		return &RefundMoneyRefundedV1Message{}
 	case TopicRefundUpdateV1:
 		return &RefundUpdateV1Message{}
+	case TopicRefundUpdateV2:
+		return &RefundUpdateV2Message{}
 	}
 	return nil
 }

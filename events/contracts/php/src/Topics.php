@@ -15,9 +15,13 @@ final class Topics
     public const MESSAGE_CLASSES = [
         'bob.refund_cancelled.v1' => BobRefundCancelledV1Message::class,
         'bob.refund_requested.v1' => BobRefundRequestedV1Message::class,
+        'bob.refund_requested.v2' => BobRefundRequestedV2Message::class,
         'payment.refund_processed.v1' => PaymentRefundProcessedV1Message::class,
+        'payment.refund_processed.v2' => PaymentRefundProcessedV2Message::class,
         'refund.item_ready_to_refund.v1' => RefundItemReadyToRefundV1Message::class,
+        'refund.item_ready_to_refund.v2' => RefundItemReadyToRefundV2Message::class,
         'refund.money_refunded.v1' => RefundMoneyRefundedV1Message::class,
         'refund.update.v1' => RefundUpdateV1Message::class,
+        'refund.update.v2' => RefundUpdateV2Message::class,
     ];
 }
