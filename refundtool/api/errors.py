@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -20,6 +22,7 @@ from events.contracts.query import QueryError
 from refundtool.exceptions import IllegalTransitionError, RefundError, RefundNotFoundError, ValidationError
 
 API_PREFIX = "/api/"
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(exceptions.APIException):
@@ -81,7 +84,21 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> Any:
-    """handler500: the error shape under /api/, Django's page elsewhere."""
+    """handler500: the error shape under /api/, Django's page elsewhere.
+
+    A database that does not answer is an outage, not a fault of the request or of the code: 503 with
+    Retry-After, so a producer or a script tries again instead of giving up on a 500. Django calls
+    this inside the except block of the request's exception, which sys.exc_info() then names.
+    """
+    unavailable = isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
+    if unavailable:
+        message = "the database is not available; retry in a few seconds"
+        if request.path.startswith(API_PREFIX):
+            response: Any = JsonResponse(error_body("database_unavailable", message), status=503)
+        else:
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     if request.path.startswith(API_PREFIX):
         body = error_body("internal_error", "the server failed; the error is logged")
         return JsonResponse(body, status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -3,32 +3,17 @@ the receipt is still owed."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from celery.exceptions import Retry
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
-from events.messaging.embedded_broker import free_port
 from fiscalization.tasks import poll_receipt, register_receipt, settle_refund
+from tests.support.database import database_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@contextlib.contextmanager
-def database_down() -> Iterator[None]:
-    """The connection points at a port where nothing listens: every query fails as in an outage."""
-    connection.close()
-    real_port = connection.settings_dict["PORT"]
-    connection.settings_dict["PORT"] = str(free_port())
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict["PORT"] = real_port
 
 
 @pytest.mark.parametrize(
