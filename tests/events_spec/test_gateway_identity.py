@@ -83,3 +83,21 @@ def test_the_audit_trail_names_the_gateway_credential():
     actors = dict(RefundTransition.objects.filter(source="").values_list("refund__order_number", "actor_id"))
     assert actors[message["data"]["order_number"]] == "gateway:bob-ru"
     assert actors[direct["data"]["order_number"]] == "bob-ru"  # written to Kafka by the system itself
+
+
+def test_while_the_cache_does_not_answer_the_gateway_stays_open(gateway, settings, monkeypatch, caplog):
+    from events.gateway import throttling
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    settings.EVENTS_GATEWAY_RATE_LIMIT = 1
+    monkeypatch.setattr(throttling.cache, "incr", down)
+    monkeypatch.setattr(throttling.cache, "add", down)
+    monkeypatch.setattr(throttling, "_last_logged", float("-inf"))
+    producer = gateway(["refund.update"])
+    for _ in range(3):
+        assert producer.post("refund.update", sample_message("refund.update", _order())).status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name == "events.gateway.throttling"] == [
+        "gateway rate limits are off: the cache does not answer (ConnectionError)"
+    ]
