@@ -1,4 +1,4 @@
-"""Receipts in admin, read-only: their attempts and errors for support, and the SLA breach list."""
+"""Receipts and correction receipts in admin, read-only: attempts and errors for support, the SLA breach list."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from fiscalization.models import BreachedReceipt, Receipt
+from fiscalization.models import BreachedReceipt, CorrectionReceipt, Receipt
 from fiscalization.selectors import breached_receipts
 
 
@@ -59,3 +59,29 @@ class BreachedReceiptAdmin(ReceiptAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Receipt]:
         return breached_receipts()
+
+
+@admin.register(CorrectionReceipt)
+class CorrectionReceiptAdmin(ReadOnlyAdmin):
+    """Asked for on the refund page (its support action); here the list of all of them, for support and on-call."""
+
+    list_display = [
+        "external_id",
+        "refund_link",
+        "status",
+        "correction_type",
+        "base_date",
+        "base_number",
+        "total",
+        "requested_by",
+        "requested_at",
+        "deadline",
+        "done_at",
+        "breached_at",
+        "last_error",
+    ]
+    list_filter = ["status", "correction_type", ("breached_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=external_id", "=provider_uuid", "=refund__id", "=refund__order_number", "=requested_by"]
+    list_select_related = ["refund"]
+    date_hierarchy = "requested_at"
+    refund_link = ReceiptAdmin.refund_link

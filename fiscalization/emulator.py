@@ -5,10 +5,16 @@ It is a real threaded HTTP server. Provider API, under ``/possystem/v5``:
 - ``POST /getToken`` ``{"login", "pass"}`` -> ``{"token", "error": null, "timestamp"}``. Wrong credentials:
   HTTP 401, code 12. Tokens expire after ``token_ttl`` seconds and are then refused with HTTP 401, code 11
   (an unknown token too, as after a provider restart).
-- ``POST /{group_code}/sell_refund`` (header ``Token``) -> ``{"uuid", "status": "wait", "error": null}``.
-  The body is validated (required fields, formats, sums that add up to the kopeck); a bad body is
-  HTTP 400, code 32, with every problem listed in ``error.text``. A request repeating a (group_code,
-  external_id) is HTTP 409, code 33, carrying the uuid of the first registration.
+- ``POST /{group_code}/sell_refund`` and ``POST /{group_code}/sell_refund_correction`` (header ``Token``)
+  -> ``{"uuid", "status": "wait", "error": null}``. The body is validated (required fields, formats,
+  sums that add up to the kopeck, the payments to the total; FFD 1.2 marking fields: ``mark_code`` of
+  one known kind, a ``gs1m`` being the base64 of a GS1 DataMatrix code as the contract reads it
+  (``refundtool.validation.marking_code_identity``), with ``mark_processing_mode`` "0", quantity 1,
+  ``mark_quantity`` a proper fraction, payment_object 31 or 33 exactly when marked, sectoral
+  requisites well-formed; a correction's ``correction_info``: type self or instruction, base date
+  dd.mm.yyyy, base number required by an instruction); a bad body is HTTP 400, code 32, with every
+  problem listed in ``error.text``. A request repeating a (group_code, external_id) is HTTP 409,
+  code 33, carrying the uuid of the first registration.
 - ``GET /{group_code}/report/{uuid}`` -> ``wait`` until ``done_after_ms`` passed, then ``done`` with
   generated fiscal attributes, or, for a share ``fail_rate`` of documents, ``fail`` with an error of type
   ``fail_type``: ``timeout`` (the provider's rule: register the receipt again under a new external_id)
@@ -19,6 +25,8 @@ Faults: every provider request first sleeps ``latency_ms``, then is answered HTT
 was registered (the answer is lost, the document exists), which is what external_id deduplication is for.
 
 Control API for tests and benchmarks (no latency, no faults): ``GET /emulator/stats``,
+``GET /emulator/receipts/<external_id>`` (the operation, group code, uuid and the body exactly as
+registered; 404 when no document has that external_id),
 ``POST /emulator/config`` (a partial config), ``POST /emulator/reset`` (forget documents, tokens and
 counters; takes an optional partial config), ``POST /emulator/expire-tokens``.
 """
@@ -39,8 +47,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
+
+from fiscalization.provider import money_as_json_number
+from refundtool.validation import marking_code_identity
 
 API_PREFIX = "/possystem/v5"
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -73,6 +84,12 @@ VAT_RATES: dict[str, Decimal] = {
     **{f"vat{rate}": Decimal(rate) for rate in (5, 7, 10, 20, 22)},
     **{f"vat1{rate:02d}": Decimal(rate) for rate in (5, 7, 10, 20, 22)},
 }
+# ATOL Online v5's kinds of mark_code (FFD 1.2 tags 1300-1309); gs1m is the GS1 DataMatrix in base64.
+MARK_CODE_KINDS = {"unknown", "ean8", "ean13", "itf14", "gs10", "gs1m", "short", "fur", "egais20", "egais30"}
+MARKED_PAYMENT_OBJECTS = {31, 33}  # tag 1212: goods (excisable or not) with a marking code
+CORRECTION_TYPES = {"self", "instruction"}  # tag 1173
+DATE_FORMAT = "%d.%m.%Y"
+FEDERAL_ID = re.compile(r"^0[0-9]{2}$")
 MAX_ITEMS = 100
 MAX_PAYMENTS = 10
 KOPECK = Decimal("0.01")
@@ -121,6 +138,8 @@ class Document:
     uuid: str
     group_code: str
     external_id: str
+    operation: str
+    body: dict[str, Any]  # as registered, for GET /emulator/receipts/<external_id>
     total: Decimal
     registered_at: float
     ready_at: float
@@ -234,6 +253,15 @@ def _object(value: Any, path: str, problems: list[str]) -> dict[str, Any]:
 
 def validate_sell_refund(body: Any) -> list[str]:
     """Every problem of a sell_refund body, each as "path: message"; empty when the body is good."""
+    return _validate_registration(body, "receipt")
+
+
+def validate_sell_refund_correction(body: Any) -> list[str]:
+    """Every problem of a sell_refund_correction body: the receipt's rules under ``correction``, and its basis."""
+    return _validate_registration(body, "correction")
+
+
+def _validate_registration(body: Any, document_key: str) -> list[str]:
     problems: list[str] = []
     body = _object(body, "body", problems)
     if not body:
@@ -244,51 +272,125 @@ def validate_sell_refund(body: Any) -> list[str]:
         datetime.strptime(timestamp, TIMESTAMP_FORMAT)
     except (TypeError, ValueError):
         problems.append("timestamp: dd.mm.yyyy HH:MM:SS is required")
-    receipt = _object(body.get("receipt"), "receipt", problems)
-    if not receipt:
+    document = _object(body.get(document_key), document_key, problems)
+    if not document:
         return problems
-    _validate_client(_object(receipt.get("client"), "receipt.client", problems), problems)
-    _validate_company(_object(receipt.get("company"), "receipt.company", problems), problems)
-    items_total, by_vat = _validate_items(receipt.get("items"), problems)
-    payments_total = _validate_payments(receipt.get("payments"), problems)
-    total = _money(receipt.get("total"), "receipt.total", problems, positive=True)
-    if total is not None and items_total is not None and total != items_total:
-        problems.append(f"receipt.total: {total} is not the sum of the items, {items_total}")
-    if total is not None and payments_total is not None and total != payments_total:
-        problems.append(f"receipt.payments: they add up to {payments_total}, not to the total {total}")
-    if "vats" in receipt:
-        _validate_vats(receipt["vats"], by_vat, problems)
+    if document_key == "correction":
+        info = _object(document.get("correction_info"), "correction.correction_info", problems)
+        _validate_correction_info(info, problems)
+    _validate_document(document, document_key, problems)
     return problems
 
 
-def _validate_client(client: dict[str, Any], problems: list[str]) -> None:
+def _validate_document(document: dict[str, Any], path: str, problems: list[str]) -> None:
+    _validate_client(_object(document.get("client"), f"{path}.client", problems), path, problems)
+    _validate_company(_object(document.get("company"), f"{path}.company", problems), path, problems)
+    items_total, by_vat = _validate_items(document.get("items"), path, problems)
+    payments_total = _validate_payments(document.get("payments"), path, problems)
+    total = _money(document.get("total"), f"{path}.total", problems, positive=True)
+    if total is not None and items_total is not None and total != items_total:
+        problems.append(f"{path}.total: {total} is not the sum of the items, {items_total}")
+    if total is not None and payments_total is not None and total != payments_total:
+        problems.append(f"{path}.payments: they add up to {payments_total}, not to the total {total}")
+    if "vats" in document:
+        _validate_vats(document["vats"], by_vat, path, problems)
+
+
+def _validate_correction_info(info: dict[str, Any], problems: list[str]) -> None:
+    path = "correction.correction_info"
+    if info.get("type") not in CORRECTION_TYPES:
+        problems.append(f"{path}.type: one of {', '.join(sorted(CORRECTION_TYPES))} is required")
+    try:
+        datetime.strptime(info.get("base_date"), DATE_FORMAT)
+    except (TypeError, ValueError):
+        problems.append(f"{path}.base_date: dd.mm.yyyy is required")
+    number = info.get("base_number")
+    if number is not None or info.get("type") == "instruction":  # FFD 1.2: an instruction has a number
+        _text(number, f"{path}.base_number", problems, max_length=32)
+
+
+def _validate_client(client: dict[str, Any], document: str, problems: list[str]) -> None:
     email, phone = client.get("email"), client.get("phone")
     if not email and not phone:
-        problems.append("receipt.client: an email or a phone is required")
+        problems.append(f"{document}.client: an email or a phone is required")
     if email and not (isinstance(email, str) and EMAIL.match(email)):
-        problems.append("receipt.client.email: not an e-mail address")
+        problems.append(f"{document}.client.email: not an e-mail address")
     if phone and not (isinstance(phone, str) and PHONE.match(phone)):
-        problems.append("receipt.client.phone: +<country code><number> is required")
+        problems.append(f"{document}.client.phone: +<country code><number> is required")
 
 
-def _validate_company(company: dict[str, Any], problems: list[str]) -> None:
+def _validate_company(company: dict[str, Any], document: str, problems: list[str]) -> None:
     if not (isinstance(company.get("inn"), str) and INN.match(company["inn"])):
-        problems.append("receipt.company.inn: 10 or 12 digits are required")
+        problems.append(f"{document}.company.inn: 10 or 12 digits are required")
     if company.get("sno") not in SNO_VALUES:
-        problems.append(f"receipt.company.sno: one of {', '.join(sorted(SNO_VALUES))} is required")
+        problems.append(f"{document}.company.sno: one of {', '.join(sorted(SNO_VALUES))} is required")
     if not (isinstance(company.get("email"), str) and EMAIL.match(company["email"])):
-        problems.append("receipt.company.email: not an e-mail address")
-    _text(company.get("payment_address"), "receipt.company.payment_address", problems, max_length=256)
+        problems.append(f"{document}.company.email: not an e-mail address")
+    _text(company.get("payment_address"), f"{document}.company.payment_address", problems, max_length=256)
 
 
-def _validate_items(items: Any, problems: list[str]) -> tuple[Decimal | None, dict[str, Decimal]]:
+def _validate_marking(item: dict[str, Any], path: str, problems: list[str]) -> None:
+    """FFD 1.2's marking fields of a position: a code of one known kind, processed as a whole, one per position."""
+    marked = "mark_code" in item
+    if item.get("payment_object") in MARKED_PAYMENT_OBJECTS and not marked:
+        problems.append(f"{path}.mark_code: required for payment_object {item['payment_object']} (marked goods)")
+    for field_name in ("mark_processing_mode", "mark_quantity"):
+        if field_name in item and not marked:
+            problems.append(f"{path}.{field_name}: only a position with a mark_code has it")
+    if not marked:
+        return
+    code = _object(item["mark_code"], f"{path}.mark_code", problems)
+    kinds = sorted(set(code) & MARK_CODE_KINDS)
+    if len(kinds) != 1 or len(code) != 1:
+        problems.append(f"{path}.mark_code: exactly one of {', '.join(sorted(MARK_CODE_KINDS))} is required")
+    elif kinds == ["gs1m"]:
+        if not (isinstance(code["gs1m"], str) and marking_code_identity(code["gs1m"])):
+            problems.append(f"{path}.mark_code.gs1m: not the base64 of a GS1 DataMatrix code")
+    else:
+        _text(code[kinds[0]], f"{path}.mark_code.{kinds[0]}", problems, max_length=256)
+    if item.get("payment_object") not in MARKED_PAYMENT_OBJECTS:
+        problems.append(f"{path}.payment_object: 31 or 33 is required for a position with a mark_code")
+    if item.get("mark_processing_mode") != "0":
+        problems.append(f'{path}.mark_processing_mode: "0" is required with a mark_code')
+    if item.get("quantity") != 1 or item.get("measure") != 0:
+        problems.append(f"{path}.quantity: a position with a mark_code is one piece (quantity 1, measure 0)")
+    if "mark_quantity" in item:
+        fraction = _object(item["mark_quantity"], f"{path}.mark_quantity", problems)
+        numerator, denominator = fraction.get("numerator"), fraction.get("denominator")
+        if not (
+            isinstance(numerator, int)
+            and isinstance(denominator, int)
+            and not isinstance(numerator, bool)
+            and not isinstance(denominator, bool)
+            and 1 <= numerator < denominator
+        ):
+            problems.append(f"{path}.mark_quantity: whole numbers with 1 <= numerator < denominator are required")
+
+
+def _validate_sectoral_props(props: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(props, list) or not props:
+        problems.append(f"{path}: a non-empty list is required")
+        return
+    for index, raw in enumerate(props):
+        prop = _object(raw, f"{path}[{index}]", problems)
+        if not (isinstance(prop.get("federal_id"), str) and FEDERAL_ID.match(prop["federal_id"])):
+            problems.append(f"{path}[{index}].federal_id: three digits from 001 to 099 are required")
+        try:
+            datetime.strptime(prop.get("date"), DATE_FORMAT)
+        except (TypeError, ValueError):
+            problems.append(f"{path}[{index}].date: dd.mm.yyyy is required")
+        _text(prop.get("number"), f"{path}[{index}].number", problems, max_length=32)
+        _text(prop.get("value"), f"{path}[{index}].value", problems, max_length=256)
+
+
+def _validate_items(items: Any, document: str, problems: list[str]) -> tuple[Decimal | None, dict[str, Decimal]]:
     by_vat: dict[str, Decimal] = {}
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
-        problems.append(f"receipt.items: from 1 to {MAX_ITEMS} items are required")
+        problems.append(f"{document}.items: from 1 to {MAX_ITEMS} items are required")
         return None, by_vat
     total: Decimal | None = Decimal(0)
     for index, raw in enumerate(items):
-        path = f"receipt.items[{index}]"
+        path = f"{document}.items[{index}]"
         item = _object(raw, path, problems)
         _text(item.get("name"), f"{path}.name", problems, max_length=NAME_MAX)
         price = _money(item.get("price"), f"{path}.price", problems)
@@ -303,6 +405,9 @@ def _validate_items(items: Any, problems: list[str]) -> tuple[Decimal | None, di
         vat_type = _object(item.get("vat"), f"{path}.vat", problems).get("type")
         if vat_type not in VAT_RATES:
             problems.append(f"{path}.vat.type: unknown VAT type {vat_type!r}")
+        _validate_marking(item, path, problems)
+        if "sectoral_item_props" in item:
+            _validate_sectoral_props(item["sectoral_item_props"], f"{path}.sectoral_item_props", problems)
         if price is None or quantity is None or line_sum is None or total is None:
             total = None
             continue
@@ -315,40 +420,45 @@ def _validate_items(items: Any, problems: list[str]) -> tuple[Decimal | None, di
     return total, by_vat
 
 
-def _validate_payments(payments: Any, problems: list[str]) -> Decimal | None:
+def _validate_payments(payments: Any, document: str, problems: list[str]) -> Decimal | None:
     if not isinstance(payments, list) or not 1 <= len(payments) <= MAX_PAYMENTS:
-        problems.append(f"receipt.payments: from 1 to {MAX_PAYMENTS} payments are required")
+        problems.append(f"{document}.payments: from 1 to {MAX_PAYMENTS} payments are required")
         return None
     total: Decimal | None = Decimal(0)
     for index, raw in enumerate(payments):
-        payment = _object(raw, f"receipt.payments[{index}]", problems)
+        path = f"{document}.payments[{index}]"
+        payment = _object(raw, path, problems)
         if not isinstance(payment.get("type"), int) or not 0 <= payment["type"] <= 9:
-            problems.append(f"receipt.payments[{index}].type: an integer from 0 to 9 is required")
-        amount = _money(payment.get("sum"), f"receipt.payments[{index}].sum", problems, positive=True)
+            problems.append(f"{path}.type: an integer from 0 to 9 is required")
+        amount = _money(payment.get("sum"), f"{path}.sum", problems, positive=True)
         total = None if amount is None or total is None else total + amount
     return total
 
 
-def _validate_vats(vats: Any, by_vat: dict[str, Decimal], problems: list[str]) -> None:
+def _validate_vats(vats: Any, by_vat: dict[str, Decimal], document: str, problems: list[str]) -> None:
     if not isinstance(vats, list):
-        problems.append("receipt.vats: a list is required")
+        problems.append(f"{document}.vats: a list is required")
         return
     declared = {}
     for index, raw in enumerate(vats):
-        vat = _object(raw, f"receipt.vats[{index}]", problems)
+        vat = _object(raw, f"{document}.vats[{index}]", problems)
         vat_type = vat.get("type")
-        amount = _money(vat.get("sum"), f"receipt.vats[{index}].sum", problems)
+        amount = _money(vat.get("sum"), f"{document}.vats[{index}].sum", problems)
         if vat_type not in by_vat:
-            problems.append(f"receipt.vats[{index}].type: no item has VAT type {vat_type!r}")
+            problems.append(f"{document}.vats[{index}].type: no item has VAT type {vat_type!r}")
         elif amount is not None:
             declared[vat_type] = amount
     for vat_type, base in by_vat.items():
         rate = VAT_RATES[vat_type]
         expected = (base * rate / (100 + rate)).quantize(KOPECK, ROUND_HALF_UP)
         if vat_type in declared and declared[vat_type] != expected:
-            problems.append(f"receipt.vats: {vat_type} is {declared[vat_type]}, the items give {expected}")
+            problems.append(f"{document}.vats: {vat_type} is {declared[vat_type]}, the items give {expected}")
         elif vat_type not in declared and expected:
-            problems.append(f"receipt.vats: {vat_type} is missing ({expected})")
+            problems.append(f"{document}.vats: {vat_type} is missing ({expected})")
+
+
+VALIDATORS = {"sell_refund": validate_sell_refund, "sell_refund_correction": validate_sell_refund_correction}
+DOCUMENT_KEYS = {"sell_refund": "receipt", "sell_refund_correction": "correction"}
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -391,8 +501,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         config = state.config
         if method == "POST" and parts == ["getToken"]:
             endpoint = "getToken"
-        elif method == "POST" and len(parts) == 2 and parts[1] == "sell_refund":
-            endpoint = "sell_refund"
+        elif method == "POST" and len(parts) == 2 and parts[1] in VALIDATORS:
+            endpoint = parts[1]
         elif method == "GET" and len(parts) == 3 and parts[1] == "report":
             endpoint = "report"
         else:
@@ -400,11 +510,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         with state.lock:
             state.requests[endpoint] += 1
-            if endpoint == "sell_refund" and isinstance(body, dict) and isinstance(body.get("external_id"), str):
+            if endpoint in VALIDATORS and isinstance(body, dict) and isinstance(body.get("external_id"), str):
                 state.sell_refund_requests[body["external_id"]] += 1
         time.sleep(config.latency_ms / 1000)
         inject = random.random() < config.error_rate
-        if inject and not (endpoint == "sell_refund" and random.random() < config.lost_response_share):
+        if inject and not (endpoint in VALIDATORS and random.random() < config.lost_response_share):
             self._internal_error()
             return
         if endpoint == "getToken":
@@ -412,8 +522,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         if not self._token_is_valid():
             return
-        if endpoint == "sell_refund":
-            self._sell_refund(parts[0], body, lose_response=inject)
+        if endpoint in VALIDATORS:
+            self._register(endpoint, parts[0], body, lose_response=inject)
         else:
             self._report(parts[0], parts[2])
 
@@ -467,9 +577,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         )
         return False
 
-    def _sell_refund(self, group_code: str, body: Any, *, lose_response: bool) -> None:
+    def _register(self, operation: str, group_code: str, body: Any, *, lose_response: bool) -> None:
         state = self.server.state
-        problems = validate_sell_refund(body)
+        problems = VALIDATORS[operation](body)
         if problems:
             with state.lock:
                 state.rejected += 1
@@ -488,7 +598,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                     uuid=str(uuid.uuid4()),
                     group_code=group_code,
                     external_id=body["external_id"],
-                    total=Decimal(str(body["receipt"]["total"])),
+                    operation=operation,
+                    body=body,
+                    total=Decimal(str(body[DOCUMENT_KEYS[operation]]["total"])),
                     registered_at=now,
                     ready_at=now + config.done_after_ms / 1000,
                     outcome="fail" if random.random() < config.fail_rate else "done",
@@ -563,6 +675,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if method == "GET" and action == "stats":
             self._reply(HTTPStatus.OK, state.stats())
             return
+        if method == "GET" and action.startswith("receipts/"):
+            self._registered_body(unquote(action.removeprefix("receipts/")))
+            return
         if method != "POST" or action not in {"config", "reset", "expire-tokens"}:
             self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such control endpoint: {method} /emulator/{action}"})
             return
@@ -585,8 +700,26 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             state.config = config
         self._reply(HTTPStatus.OK, asdict(config) | {"password": "***"})
 
+    def _registered_body(self, external_id: str) -> None:
+        state = self.server.state
+        with state.lock:
+            document = next((d for d in state.documents.values() if d.external_id == external_id), None)
+        if document is None:
+            self._reply(HTTPStatus.NOT_FOUND, {"error": f"no document has the external_id {external_id!r}"})
+            return
+        self._reply(
+            HTTPStatus.OK,
+            {
+                "external_id": document.external_id,
+                "operation": document.operation,
+                "group_code": document.group_code,
+                "uuid": document.uuid,
+                "body": document.body,
+            },
+        )
+
     def _reply(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
+        data = json.dumps(payload, ensure_ascii=False, default=money_as_json_number).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the fiscal SLA, observed by the Celery worker that records the outcome."""
+"""Prometheus metrics of the fiscal SLAs (receipts and their corrections), observed by the Celery worker."""
 
 from prometheus_client import Counter, Histogram
 
@@ -10,4 +10,8 @@ REFUNDED_TO_DONE_SECONDS = Histogram(
 SLA_BREACHES = Counter(
     "refundtool_fiscal_sla_breaches",
     "Receipts seen not done by their deadline (refunded_at + FISCAL_SLA_SECONDS), each counted once",
+)
+CORRECTION_SLA_BREACHES = Counter(
+    "refundtool_fiscal_correction_sla_breaches",
+    "Correction receipts seen not done by their deadline (requested_at + FISCAL_CORRECTION_SLA_SECONDS), each once",
 )

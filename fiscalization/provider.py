@@ -2,8 +2,8 @@
 
 What each answer means to the caller:
 
-- code 33 on sell_refund (the external_id is already registered) is success: the answer carries the
-  uuid of the first registration;
+- code 33 on sell_refund or sell_refund_correction (the external_id is already registered) is
+  success: the answer carries the uuid of the first registration;
 - code 34 on report (no state yet) and status ``wait`` mean: ask again later;
 - code 11 (token expired or unknown): the cached token is dropped, a new one fetched and the request
   sent once more;
@@ -148,7 +148,14 @@ class AtolClient:
         )
 
     def sell_refund(self, body: dict[str, Any]) -> Registration:
-        status, answer = self._authorised("POST", f"/{self.group_code}/sell_refund", encode_body(body))
+        return self._register("sell_refund", body)
+
+    def sell_refund_correction(self, body: dict[str, Any]) -> Registration:
+        """A correction receipt of a refund; the same answers, idempotency (code 33) and failures as sell_refund."""
+        return self._register("sell_refund_correction", body)
+
+    def _register(self, operation: str, body: dict[str, Any]) -> Registration:
+        status, answer = self._authorised("POST", f"/{self.group_code}/{operation}", encode_body(body))
         code = _error_code(answer)
         if status == HTTPStatus.OK and code is None and answer.get("uuid"):
             return Registration(uuid=_provider_uuid(answer["uuid"]), duplicate=False)

@@ -15,6 +15,13 @@ Retries: the provider being unavailable raises ``ProviderUnavailable`` out of ``
 only waiting. Every step is guarded by a conditional update on the receipt's status, so a task
 delivered twice, or a poll chain doubled by the sweep, changes nothing the second time.
 
+Corrections. Support asks for a correction receipt (``correction_receipt_request``, an admin action
+that fiscalization registers on the refund page) when a refund's receipt was done but wrong, or
+failed for good past its SLA. It is its own document (``CorrectionReceipt``, a django-fsm-2 status):
+registered with ``sell_refund_correction`` under its own external_id, polled, swept for lost tasks
+and for its own deadline (``FISCAL_CORRECTION_SLA_SECONDS``) like a receipt; once done it settles
+a refund whose receipt had failed.
+
 Locks: the refund row first, then its receipts, everywhere.
 """
 
@@ -22,23 +29,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_fsm import can_proceed
 
+from events.contracts.errors import FieldError
 from fiscalization import metrics
 from fiscalization.builder import (
     Company,
+    CorrectionBasis,
     ReceiptBuildError,
     client_of,
     sell_refund_body,
+    sell_refund_correction_body,
     split_positions,
+    tender_shares,
 )
-from fiscalization.models import LIVE_STATUSES, Receipt, ReceiptStatus
+from fiscalization.models import LIVE_STATUSES, CorrectionReceipt, CorrectionType, Receipt, ReceiptStatus
 from fiscalization.provider import (
     AtolClient,
     FiscalAttributes,
@@ -48,8 +60,10 @@ from fiscalization.provider import (
     ProviderUnavailable,
     Report,
 )
-from fiscalization.selectors import latest_receipts_by_part, receipt_source_of
+from fiscalization.selectors import correction_refusal, latest_receipts_by_part, receipt_source_of
 from refundtool.celery import app as celery_app
+from refundtool.exceptions import IllegalTransitionError, RefundNotFoundError, ValidationError
+from refundtool.logging import mask_personal_data
 from refundtool.models import Refund
 from refundtool.services import Actor, refund_apply_fiscal_result
 from refundtool.states import TERMINAL_STATUSES, FiscalStatus, RefundStatus
@@ -60,6 +74,8 @@ SWEEP_BATCH = 500
 POLL_BACKOFF_LIMIT = 8
 CLOSED = TERMINAL_STATUSES  # completed, cancelled: nothing is sent for them any more
 ACTOR = Actor.system("fiscalization")
+# A done correction settles the refund's receipt in these states (completed by support takes nothing).
+CORRECTABLE_REFUND_STATUSES = (RefundStatus.FISCAL_FAILED, RefundStatus.NEEDS_ATTENTION)
 # refund.update's Reason (events/contracts/spec/_types.yaml): a longer one fails the event's validation.
 REASON_MAX_LENGTH = 500
 
@@ -79,6 +95,8 @@ REGISTER_RECEIPT_TASK = "fiscalization.register_receipt"
 POLL_RECEIPT_TASK = "fiscalization.poll_receipt"
 SETTLE_REFUND_TASK = "fiscalization.settle_refund"
 SWEEP_RECEIPTS_TASK = "fiscalization.sweep_receipts"
+REGISTER_CORRECTION_TASK = "fiscalization.register_correction"
+POLL_CORRECTION_TASK = "fiscalization.poll_correction"
 
 
 def _enqueue(task: str, *args: object, countdown: float | None = None) -> None:
@@ -116,20 +134,21 @@ def receipts_create_for_refund(*, refund: Refund) -> list[Receipt]:
         parts = split_positions(source)
         client = client_of(source)
         company = Company.from_settings()
-        owed = [(number, positions) for number, positions in enumerate(parts, start=1) if _owed(latest.get(number))]
+        shares = tender_shares(source.tenders, parts)
         bodies = [
             (
                 number,
                 sell_refund_body(
                     positions=positions,
                     client=client,
-                    payment_method=source.payment_method,
+                    tenders=tenders,
                     company=company,
                     external_id=_external_id(refund, number, latest.get(number)),
                     at=now,
                 ),
             )
-            for number, positions in owed
+            for number, (positions, tenders) in enumerate(zip(parts, shares, strict=True), start=1)
+            if _owed(latest.get(number))
         ]
     except ReceiptBuildError as exc:
         failed = Receipt.objects.create(
@@ -243,7 +262,7 @@ def receipt_poll(*, receipt_id: int) -> None:
         waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
         raise ProviderUnavailable(str(exc)) from exc
     if report.status == "wait":
-        poll_in = _next_poll_in(receipt)
+        poll_in = _next_poll_in(since=receipt.registered_at or receipt.created_at)
         with transaction.atomic():
             if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):
                 _enqueue_poll(receipt_id, countdown=poll_in)
@@ -255,14 +274,14 @@ def receipt_poll(*, receipt_id: int) -> None:
         _finish_failed(receipt, reason=f"the provider failed the receipt ({report.error_type}): {report.error_text}")
 
 
-def _next_poll_in(receipt: Receipt) -> float:
+def _next_poll_in(*, since: datetime) -> float:
     """Ask again after as long as the receipt has already waited, from the interval up to 8 times it.
 
     A healthy provider answers done within a second or two, and is asked quickly; a slow one is
     asked a few times, not every interval.
     """
     interval = settings.FISCAL_POLL_INTERVAL_SECONDS
-    waited = (timezone.now() - (receipt.registered_at or receipt.created_at)).total_seconds()
+    waited = (timezone.now() - since).total_seconds()
     return min(max(waited, interval), POLL_BACKOFF_LIMIT * interval)
 
 
@@ -355,6 +374,182 @@ def _settle(refund: Refund) -> None:
     )
 
 
+# --- correction receipts -------------------------------------------------------------------------
+
+
+def correction_receipt_request(
+    *,
+    refund_id: UUID,
+    correction_type: str,
+    base_date: date,
+    base_number: str,
+    reason: str,
+    actor: Actor,
+) -> CorrectionReceipt:
+    """Support: register a correction receipt (sell_refund_correction) of a refund's wrong or failed receipt.
+
+    One transaction: the refund row is locked, the request checked (``correction_refusal``), the
+    body built and stored with the audit of the request (the user, the reason, the basis), and the
+    registration enqueued after commit. A refusal raises a ``refundtool.exceptions`` error and
+    writes nothing. Once done, a refund whose receipt had failed completes with the correction's
+    fiscal attributes; a refund whose receipt was done keeps its state.
+    """
+    reason = mask_personal_data(reason.strip())
+    errors = [FieldError("/reason", "is required: say why")] if not reason else []
+    if correction_type not in CorrectionType.values:
+        errors.append(FieldError("/correction_type", f"must be one of {', '.join(CorrectionType.values)}"))
+    if correction_type == CorrectionType.INSTRUCTION and not base_number.strip():
+        errors.append(
+            FieldError("/base_number", "is required for a correction by instruction: the instruction's number")
+        )
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().filter(id=refund_id).first()
+        if refund is None:
+            raise RefundNotFoundError(f"refund {refund_id} does not exist")
+        refusal = correction_refusal(refund, now=now)
+        latest = CorrectionReceipt.objects.filter(refund=refund).order_by("-seq").first()
+        seq = 1 if latest is None else latest.seq + 1
+        external_id = f"{refund.id}-c{seq}"
+        try:
+            if refusal is not None:
+                raise ReceiptBuildError(refusal)
+            body = sell_refund_correction_body(
+                receipt_source_of(refund),
+                basis=CorrectionBasis(type=correction_type, base_date=base_date, base_number=base_number.strip()),
+                company=Company.from_settings(),
+                external_id=external_id,
+                at=now,
+            )
+        except ReceiptBuildError as exc:
+            raise IllegalTransitionError(
+                f"no correction receipt for refund {refund.id}: {exc}",
+                refund_id=refund.id,
+                status=refund.status,
+                transition="correction_receipt",
+            ) from exc
+        correction = CorrectionReceipt.objects.create(
+            refund=refund,
+            seq=seq,
+            external_id=external_id,
+            body=body,
+            total=body["correction"]["total"],
+            correction_type=correction_type,
+            base_date=base_date,
+            base_number=base_number.strip(),
+            corrected_receipt=Receipt.objects.filter(refund=refund).order_by("-created_at", "-id").first(),
+            requested_by=actor.id,
+            reason=reason,
+            requested_at=now,
+            deadline=now + timedelta(seconds=settings.FISCAL_CORRECTION_SLA_SECONDS),
+            next_attempt_at=now,
+        )
+        logger.info("refund %s: correction receipt %s asked for by %s", refund.id, external_id, actor.id)
+        _enqueue(REGISTER_CORRECTION_TASK, correction.id)
+    return correction
+
+
+def correction_register(*, correction_id: int) -> None:
+    """Send the correction's body; on a uuid, enqueue its report poll. Raises ProviderUnavailable."""
+    with transaction.atomic():
+        correction = CorrectionReceipt.objects.select_for_update().filter(id=correction_id).first()
+        if correction is None or not can_proceed(correction.send):
+            return  # registered (or finished) by an earlier delivery of this task
+        correction.send(lease_until=timezone.now() + _attempt_lease())
+        correction.save()
+    try:
+        registration = AtolClient.from_settings().sell_refund_correction(correction.body)
+    except ProviderRejected as exc:
+        _correction_failed(correction_id, reason=f"the provider refused the correction: {exc.text}")
+        return
+    except ProviderAnswerInvalid as exc:
+        _correction_failed(correction_id, reason=f"the provider's answer to the registration is not valid: {exc}")
+        return
+    except ProviderUnavailable as exc:
+        CorrectionReceipt.objects.filter(id=correction_id, status=ReceiptStatus.SENT).update(
+            last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now())
+        )
+        raise
+    poll_in = settings.FISCAL_POLL_INTERVAL_SECONDS
+    with transaction.atomic():
+        correction = CorrectionReceipt.objects.select_for_update().get(id=correction_id)
+        if can_proceed(correction.register):
+            now = timezone.now()
+            correction.register(uuid=registration.uuid, at=now, poll_at=now + timedelta(seconds=poll_in))
+            correction.save()
+            _enqueue(POLL_CORRECTION_TASK, correction_id, countdown=poll_in)
+
+
+def correction_poll(*, correction_id: int) -> None:
+    """Ask for the correction's report once: wait -> poll again later; done or fail -> record it.
+
+    Any fail is final for the correction (a timeout too): support sees why and may ask again.
+    """
+    correction = CorrectionReceipt.objects.filter(id=correction_id, status=ReceiptStatus.WAIT).first()
+    if correction is None:
+        return
+    waiting = CorrectionReceipt.objects.filter(id=correction_id, status=ReceiptStatus.WAIT)
+    waiting.update(attempts=F("attempts") + 1, next_attempt_at=timezone.now() + _attempt_lease())
+    try:
+        report = AtolClient.from_settings().report(correction.provider_uuid)
+    except ProviderAnswerInvalid as exc:
+        _correction_failed(correction_id, reason=f"the provider's done report is not valid: {exc}")
+        return
+    except ProviderError as exc:
+        waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
+        raise ProviderUnavailable(str(exc)) from exc
+    if report.status == "wait":
+        poll_in = _next_poll_in(since=correction.registered_at or correction.requested_at)
+        with transaction.atomic():
+            if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):
+                _enqueue(POLL_CORRECTION_TASK, correction_id, countdown=poll_in)
+    elif report.fiscal is not None:
+        _correction_done(correction_id, report.fiscal)
+    else:
+        _correction_failed(
+            correction_id, reason=f"the provider failed the correction ({report.error_type}): {report.error_text}"
+        )
+
+
+def _correction_done(correction_id: int, fiscal: FiscalAttributes) -> None:
+    with transaction.atomic():
+        # Locks in the app's order: the refund row first, then its document.
+        refund_id = CorrectionReceipt.objects.values_list("refund_id", flat=True).get(id=correction_id)
+        refund = Refund.objects.select_for_update().get(id=refund_id)
+        correction = CorrectionReceipt.objects.select_for_update().get(id=correction_id)
+        if not can_proceed(correction.finish):
+            return
+        now = timezone.now()
+        correction.finish(fiscal=fiscal, at=now)
+        correction.save()
+        if correction.breached_at == now:
+            transaction.on_commit(metrics.CORRECTION_SLA_BREACHES.inc)
+        # The correction is the receipt the refund was owed: it completes (or, waiting for support, notes it).
+        if refund.fiscal_status == FiscalStatus.FAILED and refund.status in CORRECTABLE_REFUND_STATUSES:
+            refund_apply_fiscal_result(
+                refund_id=refund.id,
+                succeeded=True,
+                fn_number=fiscal.fn_number,
+                fiscal_document_number=fiscal.fiscal_document_number,
+                fiscal_document_attribute=fiscal.fiscal_document_attribute,
+                receipt_datetime=fiscal.receipt_datetime,
+                ofd_receipt_url=fiscal.ofd_receipt_url,
+                reason=f"correction receipt {correction.external_id} registered (asked by {correction.requested_by})",
+                actor=ACTOR,
+            )
+
+
+def _correction_failed(correction_id: int, *, reason: str) -> None:
+    with transaction.atomic():
+        correction = CorrectionReceipt.objects.select_for_update().get(id=correction_id)
+        if can_proceed(correction.fail):
+            correction.fail(reason=reason, at=timezone.now())
+            correction.save()
+            logger.warning("correction receipt %s failed for good: %s", correction.external_id, reason)
+
+
 # --- the sweep ------------------------------------------------------------------------------------
 
 
@@ -364,6 +559,8 @@ class SweepResult:
     requeued_polls: int
     breached: int
     settled: int
+    requeued_corrections: int = 0
+    corrections_breached: int = 0
 
 
 def receipts_sweep(*, now: datetime | None = None) -> SweepResult:
@@ -406,4 +603,37 @@ def receipts_sweep(*, now: datetime | None = None) -> SweepResult:
     for refund_id in list(unsettled):
         refund_fiscal_settle(refund_id=refund_id)
         settled += 1
-    return SweepResult(requeued_registrations=registrations, requeued_polls=polls, breached=breached, settled=settled)
+    requeued_corrections, corrections_breached = _corrections_sweep(now=now, lost_before=lost_before)
+    return SweepResult(
+        requeued_registrations=registrations,
+        requeued_polls=polls,
+        breached=breached,
+        settled=settled,
+        requeued_corrections=requeued_corrections,
+        corrections_breached=corrections_breached,
+    )
+
+
+def _corrections_sweep(*, now: datetime, lost_before: datetime) -> tuple[int, int]:
+    """Correction receipts get the same watch as receipts: lost tasks enqueued again, missed deadlines flagged."""
+    requeued = 0
+    lost = CorrectionReceipt.objects.filter(status__in=LIVE_STATUSES, next_attempt_at__lt=lost_before).order_by(
+        "next_attempt_at"
+    )[:SWEEP_BATCH]
+    for correction in lost:
+        if CorrectionReceipt.objects.filter(
+            id=correction.id, status=correction.status, next_attempt_at=correction.next_attempt_at
+        ).update(next_attempt_at=now + _attempt_lease()):
+            task = POLL_CORRECTION_TASK if correction.status == ReceiptStatus.WAIT else REGISTER_CORRECTION_TASK
+            _enqueue(task, correction.id, countdown=0)
+            requeued += 1
+    overdue = list(
+        CorrectionReceipt.objects.filter(
+            status__in=LIVE_STATUSES, breached_at__isnull=True, deadline__lt=now
+        ).values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    breached = CorrectionReceipt.objects.filter(id__in=overdue, breached_at__isnull=True).update(breached_at=now)
+    if breached:
+        metrics.CORRECTION_SLA_BREACHES.inc(breached)
+        logger.warning("%d correction receipt(s) passed their SLA deadline", breached)
+    return requeued, breached

@@ -51,6 +51,22 @@ def poll_receipt(self: Task, receipt_id: int) -> None:
         raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
 
 
+@shared_task(bind=True, name=services.REGISTER_CORRECTION_TASK, acks_late=True, max_retries=None)
+def register_correction(self: Task, correction_id: int) -> None:
+    try:
+        services.correction_register(correction_id=correction_id)
+    except UNAVAILABLE as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, name=services.POLL_CORRECTION_TASK, acks_late=True, max_retries=None)
+def poll_correction(self: Task, correction_id: int) -> None:
+    try:
+        services.correction_poll(correction_id=correction_id)
+    except UNAVAILABLE as exc:
+        raise self.retry(exc=exc, countdown=provider_backoff(self.request.retries)) from exc
+
+
 @shared_task(bind=True, name=services.SETTLE_REFUND_TASK, acks_late=True, max_retries=None)
 def settle_refund(self: Task, refund_id: str) -> None:
     try:

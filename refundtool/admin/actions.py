@@ -1,8 +1,11 @@
-"""The support actions of the refund page: each one calls one service, as the acting user, with a reason."""
+"""The support actions of the refund page: each one calls one service, as the acting user, with a reason.
+
+Apps add their own with ``register_support_action`` (refundtool cannot import them).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +29,21 @@ class SupportAction:
     slug: str
     title: str
     explanation: str
-    service: Callable[..., Refund]
+    service: Callable[..., object]
     # The refund's fsm transitions this action runs; it is offered when one of them is possible now.
     # None: offered in every state but `never_from` (the service itself decides what the request becomes).
     transitions: tuple[str, ...] | None
     never_from: tuple[str, ...] = ()
     chooses_target: bool = False  # the user picks the end state among `targets` (resolve)
+    # An app's action that runs no refund transition (transitions None) says when it is offered.
+    offered: Callable[[Refund], bool] | None = None
+    # More fields of the confirmation form, passed to the service by name (a fresh set per form).
+    fields: Callable[[], dict[str, forms.Field]] | None = None
 
     def targets(self, refund: Refund) -> list[str]:
         """The states this action can take the refund to from where it is now."""
+        if self.offered is not None:
+            return [""] if self.offered(refund) else []
         if self.transitions is None:
             return [] if refund.status in self.never_from else [""]
         possible = {
@@ -47,9 +56,11 @@ class SupportAction:
     def is_available(self, refund: Refund) -> bool:
         return bool(self.targets(refund))
 
-    def run(self, refund: Refund, *, username: str, reason: str, target: str = "") -> Refund:
-        extra: dict[str, Any] = {"target": target} if self.chooses_target else {}
-        return self.service(refund_id=refund.id, reason=reason, actor=Actor.user(username), **extra)
+    def run(self, refund: Refund, *, username: str, values: Mapping[str, Any]) -> object:
+        """Call the service with the confirmation form's cleaned `values` (reason, target, the action's fields)."""
+        extra: dict[str, Any] = {"target": values["target"]} if self.chooses_target else {}
+        extra |= {name: values[name] for name in (self.fields() if self.fields else {})}
+        return self.service(refund_id=refund.id, reason=values["reason"], actor=Actor.user(username), **extra)
 
 
 RESOLVE = SupportAction(
@@ -98,6 +109,11 @@ ACTIONS: dict[str, SupportAction] = {
 }
 
 
+def register_support_action(action: SupportAction) -> None:
+    """For an app that owns an action on the refund page (fiscalization: correction receipts); once per slug."""
+    ACTIONS.setdefault(action.slug, action)
+
+
 class ActionForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
@@ -107,6 +123,8 @@ class ActionForm(forms.Form):
 
     def __init__(self, *args: Any, action: SupportAction, targets: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if action.fields is not None:
+            self.fields.update(action.fields())
         if action.chooses_target:
             self.fields["target"] = forms.ChoiceField(
                 choices=[(target, RefundStatus(target).label) for target in targets],

@@ -265,12 +265,7 @@ class RefundAdmin(admin.ModelAdmin):
         form = ActionForm(request.POST or None, action=support_action, targets=targets)
         if request.method == "POST" and form.is_valid():
             try:
-                support_action.run(
-                    refund,
-                    username=request.user.get_username(),
-                    reason=form.cleaned_data["reason"],
-                    target=form.cleaned_data.get("target", ""),
-                )
+                support_action.run(refund, username=request.user.get_username(), values=form.cleaned_data)
             except RefundError as exc:
                 messages.error(request, f"{support_action.title} was refused: {exc}")
             else:

@@ -47,6 +47,10 @@ class Emulator:
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/emulator/stats")
 
+    def registered(self, external_id: str) -> dict[str, Any]:
+        """What the emulator registered under external_id: operation, group code, uuid and the body as sent."""
+        return self._call("GET", f"/emulator/receipts/{external_id}")
+
 
 @pytest.fixture(scope="session")
 def emulator_process() -> Iterator[Emulator]:

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from events.messaging.embedded_broker import free_port
 from fiscalization.provider import encode_body
-from tests.fiscal.samples import sell_refund_body
+from tests.fiscal.samples import gs1m, marked_sell_refund_body, sell_refund_body, sell_refund_correction_body
 
 GROUP = "group-a"
 
@@ -260,3 +260,100 @@ def test_the_command_refuses_a_port_in_use(emulator_process):
     port = int(emulator_process.root.rsplit(":", 1)[1])
     with pytest.raises(CommandError, match=r"cannot listen on 127\.0\.0\.1"):
         call_command("fiscal_emulator", "--port", str(port))
+
+
+# --- FFD 1.2 marks, split payments and corrections (issue 22) ----------------------------------------
+
+
+def register_correction(emulator, body: dict, token: str):
+    return call(f"{emulator.api_url}/{GROUP}/sell_refund_correction", "POST", body, token)
+
+
+def test_a_marked_split_receipt_is_registered_and_its_body_can_be_read_back(fiscal_emulator):
+    body = marked_sell_refund_body()
+    status, answer = register(fiscal_emulator, body, token_of(fiscal_emulator))
+    assert status == 200, answer
+    registered = fiscal_emulator.registered("rt-sample-marked")
+    assert registered["operation"] == "sell_refund"
+    assert registered["uuid"] == answer["uuid"]
+    assert registered["body"] == json.loads(encode_body(body))
+
+
+def test_an_unknown_external_id_has_no_registered_body(fiscal_emulator):
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        fiscal_emulator.registered("never-sent")
+    assert caught.value.code == 404
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (
+            _set("receipt.items.0.mark_code", {"gs1m": "not base64!"}),
+            "items[0].mark_code.gs1m: not the base64 of a GS1",
+        ),
+        # base64, but of an EAN-13 barcode: no (01) GTIN and (21) serial
+        (_set("receipt.items.0.mark_code", {"gs1m": "NDYwMTIzNDU2Nzg5MA=="}), "items[0].mark_code.gs1m"),
+        # (01) whose check digit is wrong
+        (_set("receipt.items.0.mark_code", {"gs1m": "MDEwNDY5MDEyMzQ1Njc4NDIxc2hvZS0x"}), "items[0].mark_code.gs1m"),
+        (_set("receipt.items.0.mark_code", {"barcode": "1"}), "items[0].mark_code: exactly one of"),
+        (_set("receipt.items.0.mark_code", {"gs1m": gs1m("x"), "short": "1"}), "items[0].mark_code: exactly one of"),
+        (_without("receipt.items.0.mark_processing_mode"), 'items[0].mark_processing_mode: "0" is required'),
+        (_set("receipt.items.0.payment_object", 1), "items[0].payment_object: 31 or 33 is required"),
+        (_without("receipt.items.0.mark_code"), "items[0].mark_code: required for payment_object 33"),
+        (_set("receipt.items.2.mark_processing_mode", "0"), "items[2].mark_processing_mode: only a position with"),
+        (_set("receipt.items.0.mark_quantity", {"numerator": 3, "denominator": 2}), "items[0].mark_quantity"),
+        (_set("receipt.items.0.sectoral_item_props", [{"federal_id": "30"}]), "sectoral_item_props[0].federal_id"),
+        (_set("receipt.payments", [{"type": 1, "sum": 2299.98}, {"type": 2, "sum": 999}]), "they add up to 3298.98"),
+    ],
+)
+def test_a_bad_marked_or_split_body_is_refused_with_code_32(fiscal_emulator, mutate, problem):
+    body = marked_sell_refund_body()
+    mutate(body)
+    status, answer = register(fiscal_emulator, body, token_of(fiscal_emulator))
+    assert status == 400
+    assert answer["error"]["code"] == 32
+    assert problem in answer["error"]["text"]
+    assert fiscal_emulator.stats()["documents"] == 0
+
+
+def test_a_correction_is_registered_done_and_idempotent_on_its_external_id(fiscal_emulator):
+    token = token_of(fiscal_emulator)
+    body = sell_refund_correction_body()
+    status, first = register_correction(fiscal_emulator, body, token)
+    assert status == 200, first
+    assert report_when_final(fiscal_emulator, first["uuid"], token)["status"] == "done"
+    status, again = register_correction(fiscal_emulator, body, token)
+    assert (status, again["error"]["code"], again["uuid"]) == (409, 33, first["uuid"])
+    registered = fiscal_emulator.registered("rt-sample-c1")
+    assert registered["operation"] == "sell_refund_correction"
+    assert registered["body"]["correction"]["correction_info"] == {
+        "type": "self",
+        "base_date": "02.02.2026",
+        "base_number": "17",
+    }
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (_without("correction.correction_info"), "correction.correction_info: an object is required"),
+        (_set("correction.correction_info.type", "own"), "correction.correction_info.type: one of"),
+        (_set("correction.correction_info.base_date", "2026-02-02"), "correction_info.base_date: dd.mm.yyyy"),
+        (
+            lambda body: body["correction"]["correction_info"].update(type="instruction", base_number=None),
+            "correction.correction_info.base_number: a non-empty string is required",
+        ),
+        (_set("correction.total", 1), "correction.total: 1 is not the sum of the items"),
+        (_set("correction.items.0.mark_code", {"gs1m": "AAAA"}), "correction.items[0].mark_code.gs1m"),
+        (lambda body: body.update(receipt=body.pop("correction")), "correction: an object is required"),
+    ],
+)
+def test_a_bad_correction_is_refused_with_code_32(fiscal_emulator, mutate, problem):
+    body = sell_refund_correction_body()
+    mutate(body)
+    status, answer = register_correction(fiscal_emulator, body, token_of(fiscal_emulator))
+    assert status == 400
+    assert answer["error"]["code"] == 32
+    assert problem in answer["error"]["text"]
+    assert fiscal_emulator.stats()["documents"] == 0

@@ -259,12 +259,9 @@ def test_polls_start_quick_and_back_off_to_eight_intervals(settings):
 
     settings.FISCAL_POLL_INTERVAL_SECONDS = 0.5
     now = timezone.now()
-    receipt = Receipt(created_at=now, registered_at=now)
-    assert _next_poll_in(receipt) == pytest.approx(0.5, abs=0.05)
-    receipt.registered_at = now - timedelta(seconds=2)
-    assert _next_poll_in(receipt) == pytest.approx(2, abs=0.05)
-    receipt.registered_at = now - timedelta(minutes=5)
-    assert _next_poll_in(receipt) == 4
+    assert _next_poll_in(since=now) == pytest.approx(0.5, abs=0.05)
+    assert _next_poll_in(since=now - timedelta(seconds=2)) == pytest.approx(2, abs=0.05)
+    assert _next_poll_in(since=now - timedelta(minutes=5)) == 4
 
 
 @pytest.mark.parametrize(("retries", "low", "high"), [(0, 0.1, 0.2), (1, 0.2, 0.4), (3, 0.8, 1.6), (20, 15, 30)])

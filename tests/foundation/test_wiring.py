@@ -59,6 +59,13 @@ def test_receipts_come_from_fiscalization():
 def test_metrics_and_the_monitoring_page():
     assert sorted(registered_scrape_collectors()) == ["consumer_lag", "flags", "outbox", "refunds_stuck", "responses"]
     assert registered_panels() == {
-        "tiles": ["refunds", "events"],
+        "tiles": ["refunds", "fiscal_corrections", "events"],
         "charts": ["refund_states", "receipt_latency", "consumer_lag", "responses"],
     }
+
+
+def test_fiscalization_offers_the_correction_receipt_action_on_the_refund_page():
+    from fiscalization.wiring import CORRECTION_ACTION
+    from refundtool.admin.actions import ACTIONS
+
+    assert ACTIONS["correction-receipt"] is CORRECTION_ACTION
