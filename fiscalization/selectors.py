@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -126,3 +127,12 @@ def _label(document: Receipt | CorrectionReceipt) -> str:
         f"correction {document.seq} ({document.external_id}; {basis}), "
         f"asked by {document.requested_by}: {document.reason}"
     )
+
+
+def refund_corrections(refunds: QuerySet[Refund]) -> dict[UUID, str]:
+    """Of these refunds, those with a correction receipt: the latest one's status and external id."""
+    corrections = CorrectionReceipt.objects.filter(refund__in=refunds).order_by("refund_id", "seq")
+    return {
+        refund_id: f"{status} {external_id}"
+        for refund_id, status, external_id in corrections.values_list("refund_id", "status", "external_id")
+    }

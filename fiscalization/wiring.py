@@ -6,6 +6,7 @@ What fiscalization registers:
 - refundtool.receipts: the source that shows a refund's receipts, every attempt, on the refund
   page, in the API and in reports.
 
+- refundtool.receipts.register_corrections_source: the corrected refunds, for the reconciliation;
 - refundtool.admin.actions: the support action "Register a correction receipt" on the refund page;
 - events.monitoring: the correction receipts' tiles.
 
@@ -22,10 +23,10 @@ from django.utils import timezone
 from events.monitoring.dashboard import register_tiles
 from fiscalization.models import CorrectionType
 from fiscalization.monitoring import correction_tiles
-from fiscalization.selectors import correction_refusal, refund_receipt_views
+from fiscalization.selectors import correction_refusal, refund_corrections, refund_receipt_views
 from fiscalization.services import correction_receipt_request, receipts_create_for_refund
 from refundtool.admin.actions import SupportAction, register_support_action
-from refundtool.receipts import register_receipt_source
+from refundtool.receipts import register_corrections_source, register_receipt_source
 from refundtool.signals import refund_transitioned
 from refundtool.states import FiscalStatus, RefundStatus
 
@@ -64,5 +65,6 @@ CORRECTION_ACTION = SupportAction(
 def connect() -> None:
     refund_transitioned.connect(receipts_on_refund_transitioned, dispatch_uid="fiscalization.receipts")
     register_receipt_source(refund_receipt_views)
+    register_corrections_source(refund_corrections)
     register_support_action(CORRECTION_ACTION)
     register_tiles("fiscal_corrections", correction_tiles, order=20)

@@ -493,6 +493,8 @@ class RefundItemMark(models.Model):
                 name="refund_mark_package_larger",
             ),
         ]
+        # Support's search by marking code (refundtool.selectors.refunds_matching): every refund of a unit.
+        indexes = [models.Index(fields=["gtin", "serial"], name="refund_mark_code_idx")]
 
     def __str__(self) -> str:
         return f"(01){self.gtin}(21){self.serial}"

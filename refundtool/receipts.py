@@ -12,10 +12,13 @@ part, with its status, the provider requests made for it, the last error and the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
 
 from refundtool.models import Refund
 
@@ -58,3 +61,18 @@ def registered_receipt_sources() -> list[ReceiptSource]:
 
 def refund_receipts(refund: Refund) -> list[ReceiptView]:
     return [view for source in _sources for view in source(refund)]
+
+
+# The refunds among those given that have correction receipts, each with its latest one as the
+# reconciliation shows it ("done <external id>"); fiscalization registers it.
+CorrectionsSource = Callable[[QuerySet[Refund]], Mapping[UUID, str]]
+_corrections_sources: list[CorrectionsSource] = []
+
+
+def register_corrections_source(source: CorrectionsSource) -> None:
+    if source not in _corrections_sources:
+        _corrections_sources.append(source)
+
+
+def refund_corrections(refunds: QuerySet[Refund]) -> dict[UUID, str]:
+    return {refund_id: text for source in _corrections_sources for refund_id, text in source(refunds).items()}

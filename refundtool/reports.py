@@ -28,15 +28,20 @@ from openpyxl.styles import Font
 
 from events.contracts.errors import FieldError
 from events.contracts.query import QueryError, choice, iso_date, query_parse
-from refundtool.models import Refund, RefundItem
+from refundtool.models import Refund, RefundItem, RefundTender
+from refundtool.receipts import refund_corrections
 from refundtool.selectors import SlaStatus, refunds_without_receipt, sla_of
-from refundtool.states import RefundStatus, VatRate
+from refundtool.states import PaymentMethod, RefundStatus, VatRate
+from refundtool.validation import MARKED_PAYMENT_OBJECTS
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 CHUNK_SIZE = 2000
 TOTAL = "TOTAL"
 RATES_WITH_VAT = [rate for rate in VatRate.values if rate != VatRate.NONE]
+# What went back by each method (the refund's tenders; a version 1 refund has one, its payment method).
+TENDER_COLUMNS = [f"tender {method}" for method in PaymentMethod.values]
+_TENDER_INDEX = {method: index for index, method in enumerate(PaymentMethod.values)}
 VAT_COLUMNS = ["goods without VAT"] + [
     heading for rate in RATES_WITH_VAT for heading in (f"goods at VAT {rate}%", f"VAT {rate}%")
 ]
@@ -158,6 +163,8 @@ def refunds_report_layout() -> ReportLayout:
             ("receipt_datetime", "datetime"),
             ("ofd_receipt_url", ""),
             ("sla_met", "bool"),
+            *((heading, "") for heading in TENDER_COLUMNS),
+            ("marked_items", ""),
         ]
     )
 
@@ -168,6 +175,8 @@ class CurrencyTotal:
     amount: Decimal = Decimal("0.00")
     delivery_amount: Decimal = Decimal("0.00")
     by_column: dict[int, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_tender: list[Decimal] = field(default_factory=lambda: [ZERO] * len(TENDER_COLUMNS))
+    marked_items: int = 0
 
 
 def refunds_report_rows(query: ReportQuery) -> Iterator[list[Any]]:
@@ -191,32 +200,51 @@ def refunds_report_rows(query: ReportQuery) -> Iterator[list[Any]]:
         query.filter(RefundItem.objects.all(), prefix="refund__")
         .annotate(refund_id_text=Cast("refund_id", TEXT))
         .order_by("refund__refunded_at", "refund_id")
-        .values_list("refund_id_text", "vat_rate", "quantity", "unit_price")
+        .values_list("refund_id_text", "vat_rate", "quantity", "unit_price", "payment_object")
+    )
+    # The tenders the same way (a refund has one to a handful).
+    tenders = (
+        query.filter(RefundTender.objects.all(), prefix="refund__")
+        .annotate(refund_id_text=Cast("refund_id", TEXT))
+        .order_by("refund__refunded_at", "refund_id")
+        .values_list("refund_id_text", "method", "amount")
     )
     with _snapshot():
         item_stream = items.iterator(chunk_size=CHUNK_SIZE)
+        tender_stream = tenders.iterator(chunk_size=CHUNK_SIZE)
         pending = next(item_stream, None)
+        pending_tender = next(tender_stream, None)
         for text_row in refunds.iterator(chunk_size=CHUNK_SIZE):
             row = list(text_row)
             for index in REFUND_DATETIME_INDEXES:
                 row[index] = _utc(row[index])
             goods: dict[str, Decimal] = {}
+            marked = 0
             while pending is not None and pending[0] == row[0]:
                 goods[pending[1]] = goods.get(pending[1], ZERO) + pending[2] * pending[3]
+                marked += pending[4] in MARKED_PAYMENT_OBJECTS
                 pending = next(item_stream, None)
+            by_tender: list[Decimal | None] = [None] * len(TENDER_COLUMNS)
+            while pending_tender is not None and pending_tender[0] == row[0]:
+                by_tender[_TENDER_INDEX[pending_tender[1]]] = pending_tender[2]
+                pending_tender = next(tender_stream, None)
             total = totals[row[4]]
             total.refunds += 1
             total.amount += row[7]
             total.delivery_amount += row[8]
+            total.marked_items += marked
+            for index, amount in enumerate(by_tender):
+                total.by_tender[index] += amount or ZERO
             vat = _vat_cells(goods, total.by_column)
             met = sla_of(fiscal_status=row[11], refunded_at=row[10], receipt_datetime=row[15], now=now).met
-            yield [*row[:9], *vat, *row[9:], met]
+            yield [*row[:9], *vat, *row[9:], met, *by_tender, marked]
     for currency in sorted(totals):
         total = totals[currency]
         vat = [total.by_column.get(index) for index in range(len(VAT_COLUMNS))]
         # "N refunds" stands in the order_number column: a total belongs to no single refund.
         row = [TOTAL, "", f"{total.refunds} refunds", "", currency, "", "", total.amount, total.delivery_amount, *vat]
-        yield row + [None] * (len(REFUND_FIELDS) + len(VAT_COLUMNS) + 1 - len(row))
+        row += [None] * (len(REFUND_FIELDS) + len(VAT_COLUMNS) + 1 - len(row))
+        yield row + [amount or None for amount in total.by_tender] + [total.marked_items]
 
 
 @contextmanager
@@ -280,20 +308,25 @@ def reconciliation_layout() -> ReportLayout:
             ("refunded_at", "datetime"),
             ("age_minutes", ""),
             ("sla_breached", "bool"),
+            ("correction_receipt", ""),
         ]
     )
 
 
 def reconciliation_rows(query: ReportQuery) -> Iterator[list[Any]]:
-    """Refunds whose money left without a done receipt, oldest first, with their age at report time."""
+    """Refunds whose money left without a done receipt, and refunds with a correction receipt (whose
+    receipt may be done by now, through the correction), oldest first, with their age at report time
+    and their latest correction. Corrections are rare: they are read first, as a set of refunds."""
     now = timezone.now()
-    queryset = query.filter(refunds_without_receipt()).order_by("refunded_at", "id")
+    corrections = refund_corrections(query.filter(Refund.objects.filter(refunded_at__isnull=False)))
+    refunds = refunds_without_receipt() | Refund.objects.filter(id__in=list(corrections))
+    queryset = query.filter(refunds).order_by("refunded_at", "id")
     fields = ("id", "order_number", "country", "currency", "amount", "status", "fiscal_status", "refunded_at")
     for row in queryset.values_list(*fields).iterator(chunk_size=CHUNK_SIZE):
         refunded_at = row[7]
         age = Decimal((now - refunded_at).total_seconds() / 60).quantize(Decimal("0.1"))
         sla = sla_of(fiscal_status=row[6], refunded_at=refunded_at, receipt_datetime=None, now=now)
-        yield [str(row[0]), *row[1:8], age, sla.status == SlaStatus.BREACHED]
+        yield [str(row[0]), *row[1:8], age, sla.status == SlaStatus.BREACHED, corrections.get(row[0], "")]
 
 
 # --- writers --------------------------------------------------------------------------------------

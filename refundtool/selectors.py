@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import operator
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +13,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q, QuerySet, UUIDField
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, UUIDField
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
 
@@ -19,8 +21,16 @@ from events.messaging.models import InboxMessage, OutboxMessage
 from events.monitoring.flags import flags_of, flags_open
 from events.monitoring.models import Flag
 from refundtool.exceptions import RefundNotFoundError
-from refundtool.models import PHONE_SEPARATORS, RECEIPT_DUE_STATUSES, Refund, RefundTransition, phone_digits
+from refundtool.models import (
+    PHONE_SEPARATORS,
+    RECEIPT_DUE_STATUSES,
+    Refund,
+    RefundItemMark,
+    RefundTransition,
+    phone_digits,
+)
 from refundtool.states import FiscalStatus
+from refundtool.validation import GS, marking_code_identity
 
 # The subject type of refunds' monitoring flags (events.monitoring.models.Flag).
 REFUND_FLAG_SUBJECT = "refund"
@@ -173,9 +183,11 @@ def refund_events(*, order_number: str) -> tuple[QuerySet[InboxMessage], QuerySe
 def refunds_matching(term: str) -> Q:
     """Support's search, by exact values only, so that every branch reads an index.
 
-    A UUID is a refund id or refund_request_id; text with "@" an e-mail (any case); anything else an
-    order number (as typed or upper-cased) or payment transaction id, and, when it has at least
-    seven digits and only phone separators, a phone number compared digit by digit.
+    A UUID is a refund id or refund_request_id; text with "@" an e-mail (any case); a marking code
+    (the base64 BOB sends, the scan with its GS separators, or "(01)<GTIN>(21)<serial>" as printed
+    under the DataMatrix) the refunds of that unit, by GTIN and serial; anything else an order
+    number (as typed or upper-cased) or payment transaction id, and, when it has at least seven
+    digits and only phone separators, a phone number compared digit by digit.
     """
     term = term.strip()
     try:
@@ -186,8 +198,22 @@ def refunds_matching(term: str) -> Q:
         return Q(pk=uuid) | Q(refund_request_id=uuid)
     if "@" in term:
         return Q(customer_email__iexact=term)
+    identity = marking_code_searched(term)
+    if identity is not None:
+        gtin, serial = identity
+        return Q(Exists(RefundItemMark.objects.filter(refund=OuterRef("pk"), gtin=gtin, serial=serial)))
     matches = Q(order_number__in={term, term.upper()}) | Q(payment_transaction_id=term)
     digits = "".join(char for char in term if char not in PHONE_SEPARATORS)
     if digits.isdigit() and len(digits) >= 7:
         matches |= Q(Exact(phone_digits("customer_phone"), digits))
     return matches
+
+
+def marking_code_searched(term: str) -> tuple[str, str] | None:
+    """The (GTIN, serial) of a marking code typed into the search: base64, the raw scan, or the printed form."""
+    printed = re.fullmatch(r"\(01\)([0-9]{14})\(21\)(\S{1,20}?)(?:\(9[123]\)\S*)?", term)
+    if printed is not None:
+        return printed[1], printed[2]
+    if (term.startswith("01") and GS in term) or re.fullmatch(r"01[0-9]{14}21\S{1,20}", term):
+        return marking_code_identity(base64.b64encode(term.encode()).decode())
+    return marking_code_identity(term) if len(term) % 4 == 0 else None

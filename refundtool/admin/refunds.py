@@ -86,7 +86,8 @@ class RefundAdmin(admin.ModelAdmin):
     search_fields = ["order_number"]  # shows the search box; get_search_results does the matching
     search_help_text = (
         "Exact match: order number, refund id, refund_request_id, customer e-mail (any case), "
-        "customer phone (digits, any separators) or payment transaction id."
+        "customer phone (digits, any separators), payment transaction id, or a marking code "
+        "(its base64, the scan, or (01)GTIN(21)serial)."
     )
     ordering = ["-created_at"]
     sortable_by = ["created"]
@@ -227,6 +228,8 @@ class RefundAdmin(admin.ModelAdmin):
         context = {
             "refund": refund,
             "items": refund.items.all(),
+            "tenders": refund.tenders.all(),
+            "marks": refund.marks.all(),
             "history": refund_history(refund_id=refund.id),
             "flags": refund_flags(refund_id=refund.id),
             "inbox": [_event_row(m.message, m, topic=m.topic, at=m.received_at) for m in inbox[:EVENTS_SHOWN]],
