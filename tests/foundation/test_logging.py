@@ -69,6 +69,8 @@ def test_phone_numbers_of_7_to_15_digits_with_any_separators_are_masked(phone):
     [
         "order ORD-12345678",
         "eid 550e8400-e29b-41d4-a716-446655440000",
+        "correction receipt 02537260-6256-45b7-9578-de8f46e520a4-c1 registered",
+        "receipt 12345678-1234-4234-8234-123456789012-1-1 failed",
         "at 2026-03-02 10:00:00",
         "older than 2026-12-06 00:16:41.123418+00:00",
         "lag 123456",
