@@ -41,7 +41,7 @@ from tests.support.processes import wait_for
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 SECTORAL_PROPS = [{"federal_id": "030", "date": "21.11.2023", "number": "1944", "value": "UUID=flow-test"}]
-# The tenders of the RU v2 requests, in turn: the shares after the first tender take the rest.
+# The tenders of the RU v2 requests, in turn (v2_request gives the first tender what the others leave).
 RU_TENDER_SPLITS = [
     ("card", "gift_card"),
     ("card", "bonus_points"),
