@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from events.contracts.envelope import MalformedMessage, build_message, decode_message, kafka_record
 from events.contracts.specification import get_event_spec
@@ -104,7 +104,12 @@ class PaymentSimulator:
         pending = {(m.topic(), m.partition()) for _, _, m in self._due}
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items() if (t, p) not in pending]
         if offsets:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                # The group moved on (a broker that froze past the session, a rebalance): whoever owns the
+                # partitions now gets these commands again and answers them alike, so this is no reason to die.
+                logger.warning("could not commit the answered commands (%s); they will be answered again", exc)
         self.answered += answers
 
     def _answer(self, message: Message) -> bool:
