@@ -14,6 +14,9 @@ CURRENCIES = {"RU": "RUB", "KZ": "KZT", "BY": "BYN", "UA": "UAH"}
 PAYMENT_METHODS = ["card", "card", "card", "sbp", "cash_on_delivery", "gift_card", "bonus_points", "bank_transfer"]
 PRODUCTS = ["Кроссовки беговые", "Футболка хлопковая", "Рюкзак городской", "Куртка демисезонная", "Носки, 3 пары"]
 REASONS = ["size does not fit", "damaged in delivery", "changed my mind", "wrong colour"]
+# The version of bob.refund_requested whose `data` fake_refund_request writes: build its messages with it,
+# since a message names the latest version unless told otherwise.
+REQUEST_VERSION = 1
 
 
 def fake_refund_request(rng: random.Random, *, country: str, order_number: str | None = None) -> dict[str, Any]:

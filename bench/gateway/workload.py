@@ -107,7 +107,10 @@ def sample_events(count: int) -> list[dict]:
             "requested_at": "2026-03-02T10:00:00+03:00",
         }
 
-    return [build_message(EVENT_TYPE, data(index), country="RU", producer="bob-ru") for index in range(count)]
+    # Version 1, the request the README's figures measured ("payment" is a field of v1 only).
+    return [
+        build_message(EVENT_TYPE, data(index), country="RU", producer="bob-ru", version=1) for index in range(count)
+    ]
 
 
 class RawProducer:

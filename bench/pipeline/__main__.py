@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, *, broker_pids: list[int]) -> None:
     from bench.support import percentile
     from events.contracts.envelope import build_message, kafka_record
     from events.messaging.kafka import client_config, producer_config
-    from refundtool.simulation import fake_refund_request
+    from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 
     rng = random.Random(11)
     countries = ["RU", "KZ", "BY", "UA"]
@@ -82,7 +82,11 @@ def run(args: argparse.Namespace, *, broker_pids: list[int]) -> None:
     for index in range(args.events):
         country = countries[index % 4]
         message = build_message(
-            "bob.refund_requested", fake_refund_request(rng, country=country), country=country, producer="bob"
+            "bob.refund_requested",
+            fake_refund_request(rng, country=country),
+            country=country,
+            producer="bob",
+            version=REQUEST_VERSION,
         )
         records.append(kafka_record(message))
     size = sum(len(r.value) for r in records) / len(records)

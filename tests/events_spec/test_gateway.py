@@ -244,17 +244,16 @@ def test_503_when_the_broker_is_down(gateway, settings, fresh_producers):
 def test_the_specification_is_served(client):
     listing = orjson.loads(client.get("/api/event-types/").content)
     assert {item["topic"] for item in listing} >= {"refund.update.v1", "bob.refund_requested.v1"}
-    command = next(item for item in listing if item["name"] == "refund.item_ready_to_refund")
-    assert command["response_event_type"] == "payment.refund_processed"
-
-    response = client.get(command["schema_url"])
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/schema+json"
-    schema = orjson.loads(response.content)
-    assert (
-        schema["properties"]["data"]
-        == get_event_spec("refund.item_ready_to_refund").message_schema["properties"]["data"]
-    )
+    commands = [item for item in listing if item["name"] == "refund.item_ready_to_refund"]
+    assert [command["version"] for command in commands] == [1, 2]  # every version while both are live
+    for command in commands:
+        assert command["response_event_type"] == "payment.refund_processed"
+        response = client.get(command["schema_url"])
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/schema+json"
+        schema = orjson.loads(response.content)
+        spec = get_event_spec("refund.item_ready_to_refund", command["version"])
+        assert schema["properties"]["data"] == spec.message_schema["properties"]["data"]
 
     asyncapi = orjson.loads(client.get("/api/asyncapi.json").content)
     assert asyncapi["asyncapi"] == "3.0.0"

@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from events.contracts.envelope import build_message, kafka_record
 from events.messaging.kafka import producer_config
-from refundtool.simulation import fake_refund_request
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 from tests.support.processes import ServiceProcess, manage, service_env
 
 
@@ -51,7 +51,7 @@ class Flow:
 
     def request(self, country: str = "RU", **overrides: object) -> dict:
         data = fake_refund_request(self.rng, country=country) | overrides
-        return build_message("bob.refund_requested", data, country=country, producer="bob")
+        return build_message("bob.refund_requested", data, country=country, producer="bob", version=REQUEST_VERSION)
 
     def publish(self, *messages: dict, timeout: float = 10) -> None:
         for message in messages:

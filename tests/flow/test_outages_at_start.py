@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 from events.contracts.envelope import build_message, kafka_record
 from events.messaging.kafka import producer_config
 from refundtool.models import Refund
-from refundtool.simulation import fake_refund_request
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 from tests.support.processes import manage, service_env, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -28,7 +28,9 @@ def test_a_consumer_started_while_the_broker_is_down_waits_and_then_consumes(
         cuttable_broker.restore()
         wait_for(lambda: "Kafka broker available again" in consumer.log(), timeout=60, message=consumer.log)
         data = fake_refund_request(random.Random(8), country="KZ")
-        record = kafka_record(build_message("bob.refund_requested", data, country="KZ", producer="bob"))
+        record = kafka_record(
+            build_message("bob.refund_requested", data, country="KZ", producer="bob", version=REQUEST_VERSION)
+        )
         producer = Producer(producer_config())
         producer.produce(record.topic, key=record.key, value=record.value, headers=record.headers)
         assert producer.flush(30) == 0

@@ -19,7 +19,7 @@ from events.messaging.kafka import producer_config
 from events.messaging.models import InboxMessage
 from events.messaging.offsets import committed_offsets
 from refundtool.models import Refund
-from refundtool.simulation import fake_refund_request
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.kafka
@@ -69,7 +69,7 @@ def publish(*messages: dict | tuple[str, bytes]) -> None:
 
 def request(country: str = "KZ", **overrides) -> dict:
     data = fake_refund_request(random.Random(), country=country) | overrides
-    return build_message("bob.refund_requested", data, country=country, producer="bob")
+    return build_message("bob.refund_requested", data, country=country, producer="bob", version=REQUEST_VERSION)
 
 
 def run_until(consumer: EventConsumer, condition, timeout: float = 20.0) -> None:
@@ -176,6 +176,7 @@ def test_a_payment_result_for_an_unknown_refund_is_retried_then_dead_lettered(ma
         },
         country="KZ",
         producer="payment",
+        version=1,
     )
     publish(result, request())
     # The request on the other topic goes on while the payment result waits.

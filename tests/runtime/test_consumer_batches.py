@@ -27,7 +27,7 @@ from events.messaging.kafka import producer_config
 from events.messaging.models import InboxMessage, OutboxMessage
 from refundtool.models import Refund, RefundItem, RefundTransition
 from refundtool.services import Actor, refund_request
-from refundtool.simulation import fake_refund_request
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.kafka
@@ -52,7 +52,7 @@ def refund_requests(fresh_broker) -> list[Any]:
 
     def request(country: str, **overrides: Any) -> dict[str, Any]:
         data = fake_refund_request(rng, country=country) | overrides
-        return build_message("bob.refund_requested", data, country=country, producer="bob")
+        return build_message("bob.refund_requested", data, country=country, producer="bob", version=REQUEST_VERSION)
 
     first, second = request("RU"), request("KZ")
     conflicting = request("RU", refund_request_id=first["data"]["refund_request_id"])
@@ -201,7 +201,8 @@ def test_batch_path_writes_and_routes_like_the_one_by_one_path(refund_requests, 
     fallback_counts, _ = counts_since(counted)
 
     assert len(batched["refunds"]) == 6  # five new and the one known before
-    assert len(batched["outbox"]) == 5 * 3  # two snapshots and item_ready_to_refund each
+    # Two snapshots and item_ready_to_refund each, every one in v1 and v2 (a v1 request is one tender).
+    assert len(batched["outbox"]) == 5 * 3 * 2
     assert len(batched["inbox"]) == 7  # all but the conflict, the poison and the repeated eid
     assert [offset for offset, _, _ in batched_letters] == ["2", "6"]
     assert batched_letters[0][1:] == ("RejectMessage", batched_letters[0][2])

@@ -31,7 +31,8 @@ def relay(fresh_broker) -> OutboxRelay:
 
 
 def _refunds(count: int) -> list[str]:
-    """New refunds (three outbox rows each: two refund.update, one item_ready_to_refund); their order numbers."""
+    """New refunds (six outbox rows each: two refund.update, one item_ready_to_refund, each in v1 and v2, as
+    REFUNDTOOL_PUBLISH_V1_EVENTS has it by default for a refund of one tender); their order numbers."""
     rng = random.Random(count)
     return [
         refund_request(data=fake_refund_request(rng, country="KZ"), actor=Actor.user("test")).order_number
@@ -42,18 +43,24 @@ def _refunds(count: int) -> list[str]:
 def test_every_row_goes_out_once_as_stored_and_is_marked(relay):
     orders = _refunds(3)
 
-    assert relay.relay_batch() == (9, 0, 0)
+    assert relay.relay_batch() == (18, 0, 0)
 
     rows = {str(row.eid): row for row in OutboxMessage.objects.all()}
     assert all(row.published_at is not None and row.attempts == 1 and row.last_error == "" for row in rows.values())
-    sent = read_all("refund.update.v1", expect=6) + read_all("refund.item_ready_to_refund.v1", expect=3)
-    assert len(sent) == 9
+    sent = [
+        message
+        for version in (1, 2)
+        for message in read_all(f"refund.update.v{version}", expect=6)
+        + read_all(f"refund.item_ready_to_refund.v{version}", expect=3)
+    ]
+    assert len(sent) == 18
     for message in sent:
         headers = dict(message.headers())
         row = rows[headers["eid"].decode()]
         assert orjson.loads(message.value()) == row.message
         assert message.key().decode() == row.key in orders
         assert headers["event_type"].decode() == row.event_type
+        assert message.topic() == row.topic  # each version on its own topic
     assert relay.relay_batch() == (0, 0, 0)
 
 
@@ -75,14 +82,14 @@ def test_a_row_waits_while_another_relay_holds_an_earlier_row_of_its_key(relay):
     thread.start()
     try:
         assert locked.wait(10)
-        assert relay.relay_batch() == (3, 0, 0)
+        assert relay.relay_batch() == (6, 0, 0)
         unpublished = OutboxMessage.objects.filter(published_at__isnull=True)
         assert set(unpublished.values_list("key", flat=True)) == {held_order}
-        assert unpublished.count() == 3
+        assert unpublished.count() == 6
     finally:
         release.set()
         thread.join()
-    assert relay.relay_batch() == (3, 0, 0)
+    assert relay.relay_batch() == (6, 0, 0)
     updates = [m for m in read_all("refund.update.v1", expect=4) if m.key().decode() == held_order]
     assert [orjson.loads(m.value())["data"]["sequence"] for m in updates] == [1, 2]
 
@@ -121,8 +128,8 @@ def test_pruning_deletes_only_rows_published_before_the_retention(relay):
     OutboxMessage.objects.filter(published_at__isnull=True).update(created_at=timezone.now() - timedelta(days=9))
 
     assert relay.prune() == 4
-    assert OutboxMessage.objects.filter(published_at__isnull=False).count() == 2
-    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 3
+    assert OutboxMessage.objects.filter(published_at__isnull=False).count() == 8
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 6
 
 
 def test_pruning_goes_a_chunk_at_a_time_and_an_unfinished_pass_goes_on_at_the_next_idle_moment(relay):
@@ -137,9 +144,9 @@ def test_pruning_goes_a_chunk_at_a_time_and_an_unfinished_pass_goes_on_at_the_ne
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count_deletes):
-        assert relay.prune(chunk_size=2, chunks=2) == 4  # 9 expired rows; this pass takes two chunks
+        assert relay.prune(chunk_size=2, chunks=2) == 4  # 18 expired rows; this pass takes two chunks
     assert len(statements) == 2
-    assert OutboxMessage.objects.count() == 5
+    assert OutboxMessage.objects.count() == 14
 
     stop = threading.Event()
 

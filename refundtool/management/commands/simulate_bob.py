@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from events.contracts.envelope import build_message, kafka_record
 from events.messaging.kafka import producer_config
 from events.messaging.process import stop_on_signals
-from refundtool.simulation import fake_refund_request
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 
 
 class Command(BaseCommand):
@@ -39,7 +39,10 @@ class Command(BaseCommand):
                 break
             country = rng.choice(wanted)
             data = fake_refund_request(rng, country=country)
-            record = kafka_record(build_message("bob.refund_requested", data, country=country, producer="bob"))
+            message = build_message(
+                "bob.refund_requested", data, country=country, producer="bob", version=REQUEST_VERSION
+            )
+            record = kafka_record(message)
             self._produce(producer, record)
             if rate:
                 stop.wait(max(0.0, started + sent / rate - time.monotonic()))
