@@ -715,8 +715,9 @@ def _payment_problem(refund: Refund, payment: PaymentResult) -> str | None:
         )
     if payment.succeeded and not payment.transaction_id:
         return "Payment reported a success without a payment_transaction_id"
-    reported = [(tender.method, tender.amount) for tender in payment.tenders]
-    if reported and reported != [(tender.method, tender.amount) for tender in refund.tenders.all()]:
+    # In any order: each method is once in a refund, and the tenders' results are matched by method.
+    reported = sorted((tender.method, tender.amount) for tender in payment.tenders)
+    if reported and reported != sorted((tender.method, tender.amount) for tender in refund.tenders.all()):
         return "Payment reported other tenders than the refund's"
     return None
 

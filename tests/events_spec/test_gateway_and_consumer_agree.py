@@ -5,15 +5,22 @@ Each example mutates valid bob.refund_requested events (a value replaced by an o
 removed or added), posts each to the gateway, then puts every event the gateway refused on the
 topic itself, as a producer that bypasses the gateway would. A real consumer then reads them all:
 it must dead-letter exactly the refused ones and apply every accepted one.
+
+The rules of version 2 (issue 22: the tenders add up, a code per marked unit, each code well-formed
+and once, each tender's method allowed in the country) are shown case by case: each is a 422 at the
+gateway and, written to the v2 topic directly, a dead letter with the same errors.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import random
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -23,18 +30,21 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from events.contracts.envelope import build_message
+from events.contracts.envelope import build_message, kafka_record
 from events.messaging.consumer import EventConsumer
 from events.messaging.kafka import admin_client, producer_config
 from events.messaging.models import InboxMessage
 from events.messaging.offsets import committed_offsets
 from events.messaging.topics import topics_ensure
-from refundtool.simulation import fake_refund_request
+from refundtool.models import Refund
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
+from tests.domain.factories import MARK_CODES, request_v2_data
 from tests.support.kafka import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
 TOPIC = "bob.refund_requested.v1"
+TOPIC_V2 = "bob.refund_requested.v2"
 ODD_VALUES = [
     None, True, 0, -1, 1.0, 1e2, 2**63, 0.001, "", " ", "x" * 600, "a@b", "bad\x00value", "1e3", "NaN",
     "-1.00", "0.001", [], {}, ["x"], "é" * 300, "+7 999", "2026-02-30T00:00:00Z", "RU 1",
@@ -76,12 +86,19 @@ def _mutate(message: dict, rng: random.Random) -> dict:
 
 def _valid(rng: random.Random) -> dict:
     country = rng.choice(["RU", "KZ"])
-    return build_message("bob.refund_requested", fake_refund_request(rng, country=country), country=country)
+    data = fake_refund_request(rng, country=country)
+    return build_message("bob.refund_requested", data, country=country, version=REQUEST_VERSION)
 
 
 @pytest.fixture
-def consumer(spec_topics, unique_name):
-    topics_ensure(topics=[TOPIC + ".dlq"], partitions=1)
+def topic() -> str:
+    """The topic the consumer reads, from its end; a test of another version parametrizes it."""
+    return TOPIC
+
+
+@pytest.fixture
+def consumer(spec_topics, unique_name, topic):
+    topics_ensure(topics=[topic + ".dlq"], partitions=1)
     made = EventConsumer(
         group=unique_name("agree"),
         event_types=["bob.refund_requested"],
@@ -90,9 +107,9 @@ def consumer(spec_topics, unique_name):
         retry_window_seconds=60,
         handler_attempts=1,
     )
-    partitions = admin_client().list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
-    ends = {p: made.consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in partitions}
-    made.consumer.assign([TopicPartition(TOPIC, p, offset) for p, offset in ends.items()])
+    partitions = admin_client().list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: made.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    made.consumer.assign([TopicPartition(topic, p, offset) for p, offset in ends.items()])
     yield made
     made.close()
 
@@ -116,10 +133,10 @@ def _consume_to_end(consumer: EventConsumer, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         ends = {
-            (TOPIC, tp.partition): consumer.consumer.get_watermark_offsets(tp, timeout=10)[1]
+            (tp.topic, tp.partition): consumer.consumer.get_watermark_offsets(tp, timeout=10)[1]
             for tp in consumer.consumer.assignment()
         }
-        done = committed_offsets(consumer.group, [TOPIC])
+        done = committed_offsets(consumer.group, sorted({topic for topic, _ in ends}))
         # >=: tansu may report a high watermark below what was written (DESIGN.md §6).
         if all((done.get(key) or 0) >= end for key, end in ends.items() if end):
             return
@@ -172,3 +189,87 @@ def test_the_gateway_refuses_exactly_what_the_consumer_dead_letters(
     applied = {str(eid) for eid in InboxMessage.objects.values_list("eid", flat=True)} & (accepted | refused)
     assert dead == refused
     assert applied == accepted
+
+
+def _scan(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+# Each rule of the issue, as an edit of request_v2_data(country): RU, card 3000.00 + bonus_points
+# 648.50, item 0 two kettles of payment_object 33 with a code each.
+BREACHES: dict[str, tuple[str, Callable[[dict[str, Any]], object], list[str]]] = {
+    "tenders_do_not_add_up": ("RU", lambda d: d["tenders"][1].update(amount="600.00"), ["/data/tenders"]),
+    "a_unit_without_a_code": ("RU", lambda d: d["items"][0]["marks"].pop(), ["/data/items/0/marks"]),
+    "a_marked_item_without_codes": ("RU", lambda d: d["items"][0].pop("marks"), ["/data/items/0/marks"]),
+    "gtin_check_digit_wrong": (
+        "RU",
+        lambda d: d["items"][0]["marks"][0].update(code=_scan("0104690123456784215hT9qL2xW8p00")),
+        ["/data/items/0/marks/0/code"],
+    ),
+    "not_a_gs1_code": (
+        "RU",
+        lambda d: d["items"][0]["marks"][1].update(code=_scan("just some text, not a code")),
+        ["/data/items/0/marks/1/code"],
+    ),
+    "a_code_twice": (
+        "RU",
+        lambda d: d["items"][0]["marks"][1].update(code=MARK_CODES[0]),
+        ["/data/items/0/marks/1/code"],
+    ),
+    "sbp_outside_russia": ("KZ", lambda d: d["tenders"][0].update(method="sbp"), ["/data/tenders/0/method"]),
+}
+
+
+def _dead_letters(eids: dict[str, str], timeout: float = 30) -> dict[str, dict[str, str]]:
+    """The headers of the letters of `eids`, by case. The topic holds earlier tests' letters too, and
+    tansu may report a high watermark below what was written: so read all there is, until they are in."""
+    deadline = time.monotonic() + timeout
+    while True:
+        letters = {}
+        for letter in read_all(TOPIC_V2 + ".dlq", expect=sys.maxsize, timeout=2):
+            headers = {key: value.decode() for key, value in letter.headers()}
+            if headers["eid"] in eids:
+                letters[eids[headers["eid"]]] = headers
+        if len(letters) == len(eids) or time.monotonic() > deadline:
+            return letters
+
+
+@pytest.mark.parametrize("topic", [TOPIC_V2])
+def test_each_v2_rule_is_a_422_at_the_gateway_and_a_dead_letter_with_the_same_errors(
+    gateway, consumer, bypassing_producer
+):
+    producer_gateway = gateway(["bob.refund_requested"])
+    messages = {}
+    for case, (country, edit, _) in BREACHES.items():
+        data = request_v2_data(country)
+        edit(data)
+        messages[case] = build_message("bob.refund_requested", data, country=country, version=2)
+    valid = build_message("bob.refund_requested", request_v2_data("KZ"), country="KZ", version=2)
+
+    gateway_errors = {}
+    for case, message in messages.items():
+        response = producer_gateway.post("bob.refund_requested", message)
+        assert response.status_code == 422, (case, response.content)
+        [event] = orjson.loads(response.content)["error"]["events"]
+        gateway_errors[case] = event["errors"]
+        assert [error["path"] for error in event["errors"]] == BREACHES[case][2], case
+    assert producer_gateway.post("bob.refund_requested", valid).status_code == 200
+
+    for message in messages.values():
+        record = kafka_record(message)
+        bypassing_producer.produce(record.topic, key=record.key, value=record.value, headers=record.headers)
+    assert bypassing_producer.flush(30) == 0
+    eids = {message["metadata"]["eid"]: case for case, message in messages.items()}
+
+    _consume_to_end(consumer)
+    letters = _dead_letters(eids)
+    assert set(letters) == set(messages)
+    for case, headers in letters.items():
+        assert headers["dlq.error.class"] == "ValidationFailed", case
+        assert orjson.loads(headers["dlq.error.message"]) == gateway_errors[case], case
+    refund = Refund.objects.get()
+    assert (str(refund.refund_request_id), refund.country) == (valid["data"]["refund_request_id"], "KZ")
+    assert [(t.method, f"{t.amount:.2f}") for t in refund.tenders.all()] == [
+        ("card", "3000.00"),
+        ("bonus_points", "648.50"),
+    ]
