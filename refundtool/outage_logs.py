@@ -19,7 +19,7 @@ _OUTAGES = {
     "worker-broker": re.compile(r"consumer: (Cannot connect to|Connection to broker lost)"),
     "beat-broker": re.compile(r"beat: Connection error|Message Error: Couldn't apply scheduled task"),
 }
-_RECOVERED = {"worker-broker": re.compile(r"Connected to \w+://")}
+_RECOVERED = {"worker-broker": re.compile(r"Connected to \S+://")}
 
 
 class OncePerOutage(logging.Filter):

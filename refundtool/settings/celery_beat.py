@@ -28,6 +28,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 # A worker or beat started while Redis is down, or that loses it, waits for it for as long as it takes
 # (Celery's default gives up after 100 attempts and exits); refundtool.outage_logs keeps it to one line.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis through kombu's transport with a race closed that made the worker exit (refundtool/celery_redis.py).
+CELERY_BROKER_TRANSPORT = "refundtool.celery_redis:Transport" if REDIS_URL else None
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
