@@ -4,7 +4,9 @@ What each answer means to the caller:
 
 - code 33 on sell_refund or sell_refund_correction (the external_id is already registered) is
   success: the answer carries the uuid of the first registration;
-- code 34 on report (no state yet) and status ``wait`` mean: ask again later;
+- code 34 on report (no state yet) and status ``wait`` mean: ask again later; a report that says
+  code 34 is ``unknown``, and one that stays so for FISCAL_REPORT_UNKNOWN_SECONDS means the provider
+  lost the document (the caller registers it again under the same external_id);
 - code 11 (token expired or unknown): the cached token is dropped, a new one fetched and the request
   sent once more;
 - HTTP 5xx, 429, timeouts, connection errors, unreadable answers and refused credentials raise
@@ -100,6 +102,7 @@ class Report:
     error_code: int | None = None
     error_type: str = ""
     error_text: str = ""
+    unknown: bool = False  # code 34: the provider has no state for the uuid (yet)
 
     @property
     def is_timeout(self) -> bool:
@@ -167,7 +170,7 @@ class AtolClient:
         status, answer = self._authorised("GET", f"/{self.group_code}/report/{uuid}", None)
         code = _error_code(answer)
         if code == CODE_STATE_NOT_FOUND:
-            return Report(status="wait")
+            return Report(status="wait", unknown=True)
         if status != HTTPStatus.OK:
             raise self._failure(status, answer)
         provider_status = answer.get("status")

@@ -261,7 +261,18 @@ def receipt_poll(*, receipt_id: int) -> None:
         # A refused report request says nothing final about the document: ask again later.
         waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
         raise ProviderUnavailable(str(exc)) from exc
-    if report.status == "wait":
+    if report.status == "wait" and _lost_by_the_provider(report, registered_at=receipt.registered_at):
+        # Registering again under the same external_id is safe: a provider that still has the
+        # document answers with its uuid (code 33), one that lost it registers it now.
+        with transaction.atomic():
+            if waiting.update(
+                status=ReceiptStatus.PENDING,
+                next_attempt_at=timezone.now(),
+                last_error="the provider did not know the receipt's uuid; registered again under its external_id",
+            ):
+                transaction.on_commit(lambda: logger.warning("receipt %s unknown to the provider", receipt.external_id))
+                _enqueue_register(receipt_id)
+    elif report.status == "wait":
         poll_in = _next_poll_in(since=receipt.registered_at or receipt.created_at)
         with transaction.atomic():
             if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):
@@ -272,6 +283,14 @@ def receipt_poll(*, receipt_id: int) -> None:
         _register_again(receipt, report)
     else:
         _finish_failed(receipt, reason=f"the provider failed the receipt ({report.error_type}): {report.error_text}")
+
+
+def _lost_by_the_provider(report: Report, *, registered_at: datetime | None) -> bool:
+    """The provider has had no state for the document for FISCAL_REPORT_UNKNOWN_SECONDS since it took it:
+    it lost it (a restart of a provider that keeps documents in memory, as the emulator does)."""
+    if not report.unknown or registered_at is None:
+        return False
+    return (timezone.now() - registered_at).total_seconds() > settings.FISCAL_REPORT_UNKNOWN_SECONDS
 
 
 def _next_poll_in(*, since: datetime) -> float:

@@ -41,6 +41,9 @@ FISCAL_COMPANY_PAYMENT_ADDRESS = env_str("FISCAL_COMPANY_PAYMENT_ADDRESS", "http
 FISCAL_HTTP_TIMEOUT_SECONDS = env_int("FISCAL_HTTP_TIMEOUT_SECONDS", 10)
 FISCAL_TOKEN_TTL_SECONDS = env_int("FISCAL_TOKEN_TTL_SECONDS", 86400)
 FISCAL_POLL_INTERVAL_SECONDS = env_float("FISCAL_POLL_INTERVAL_SECONDS", 0.5)
+# A receipt whose report stays "no state" (code 34) this long after registration is registered again
+# under its external_id: the provider lost it.
+FISCAL_REPORT_UNKNOWN_SECONDS = env_int("FISCAL_REPORT_UNKNOWN_SECONDS", 30)
 FISCAL_RETRY_BACKOFF_MAX_SECONDS = env_int("FISCAL_RETRY_BACKOFF_MAX_SECONDS", 30)
 FISCAL_LOST_TASK_SECONDS = env_int("FISCAL_LOST_TASK_SECONDS", 30)
 # A correction is asked for by support after the fact, with no customer waiting: its own, longer SLA.
