@@ -19,8 +19,9 @@ doubled (a refund with more than one `refunded` transition, or more than one mon
 good requests dead-lettered, receipts registered twice (in our database, or by the emulator: two
 external ids for one part of a refund, or one registered twice), and process exits nobody caused.
 Every cell must be 0; the exit status is 1 otherwise, or when a poison record was not parked where
-it belongs. The fiscal timings are shortened (FISCAL_LOST_TASK_SECONDS 3, sweep every 2 s) so that a
-task lost with a worker or with Redis comes back within seconds.
+it belongs. The fiscal timings are shortened (FISCAL_LOST_TASK_SECONDS 3, sweep every 2 s,
+FISCAL_REPORT_UNKNOWN_SECONDS 5) so that a task lost with a worker or with Redis, or a receipt lost
+with the emulator's memory, comes back within seconds.
 """
 
 from __future__ import annotations

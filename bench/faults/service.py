@@ -208,6 +208,7 @@ class Infrastructure:
             "FISCAL_RETRY_BACKOFF_MAX_SECONDS": "3",
             "FISCAL_LOST_TASK_SECONDS": "3",
             "FISCAL_SWEEP_INTERVAL_SECONDS": "2",
+            "FISCAL_REPORT_UNKNOWN_SECONDS": "5",
             "REFUNDTOOL_VAR_DIR": str(self.scratch / "var"),
             "PYTHONUNBUFFERED": "1",
         }
