@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -70,30 +71,41 @@ _OPEN_COLUMNS = (
 
 
 def expectations_open(*, messages: Sequence[OutboxEntry], copy: bool = False) -> int:
-    """Opens one expectation per command among outbox rows being written; runs in their transaction.
+    """Opens one expectation per command among outbox rows being written (one for the versions of
+    one command written together); runs in their transaction.
 
     `copy` writes them through COPY, as the consumer's batch path writes its outbox rows. Returns how
     many it opened.
     """
-    rows = []
+    # The same command in several versions, written together while its readers migrate (a refund
+    # commanded in v1 and v2), is one command: the receiver reads one of its topics and answers once.
+    # It opens one expectation, of the latest version's message; a response to any version answers
+    # it by the correlation value. Commands without one are each their own.
+    latest: dict[tuple[str, str, str], tuple[int, list[tuple[Any, ...]]]] = {}
     for message in messages:
         spec = get_event_spec(message.event_type, message.version)
         if spec.category != "command" or spec.response_event_type is None:
             continue
         field = spec.response_correlation_field or ""
-        rows.append(
-            (
-                message.eid,
-                spec.name,
-                spec.response_event_type,
-                field,
-                str(message.message["data"][field]) if field else "",
-                message.key,
-                str(message.message["metadata"].get("country") or ""),
-                message.created_at,
-                message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
-            )
+        value = str(message.message["data"][field]) if field else ""
+        row = (
+            message.eid,
+            spec.name,
+            spec.response_event_type,
+            field,
+            value,
+            message.key,
+            str(message.message["metadata"].get("country") or ""),
+            message.created_at,
+            message.created_at + timedelta(seconds=response_timeout_seconds(spec)),
         )
+        command = (spec.name, message.key, value) if value else (spec.name, message.key, str(message.eid))
+        chosen = latest.get(command)
+        if chosen is None or spec.version > chosen[0]:
+            latest[command] = (spec.version, [row])
+        elif spec.version == chosen[0]:
+            chosen[1].append(row)
+    rows = [row for _, rows_of_command in latest.values() for row in rows_of_command]
     if rows:
         insert_rows(ResponseExpectation, _OPEN_COLUMNS, rows, copy=copy)
     return len(rows)

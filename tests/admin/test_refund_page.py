@@ -65,8 +65,8 @@ def test_the_whole_story_of_a_refund(support, unique_name):
     assert "event: bob" in page
     assert "system: fiscalization" in page
     assert "inbox-payload-marker" in page  # events in, with payloads
-    # 1 in; out: a refund.update per change (4), item_ready_to_refund and money_refunded
-    assert page.count('class="event-row"') == 1 + 6
+    # 1 in; out: a refund.update per change (4) and item_ready_to_refund, each in v1 and v2, and money_refunded
+    assert page.count('class="event-row"') == 1 + 4 * 2 + 2 + 1
     assert "refund.money_refunded" in page
     assert "part 1, attempt 1 (" in page  # receipts with their attempts, from fiscalization
     assert "cash register offline" in page

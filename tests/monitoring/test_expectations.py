@@ -14,10 +14,10 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from events.contracts.envelope import kafka_record
+from events.contracts.envelope import build_message, kafka_record
 from events.contracts.specification import get_event_spec
 from events.messaging.consumer import EventConsumer
-from events.messaging.models import InboxMessage
+from events.messaging.models import InboxMessage, OutboxMessage
 from events.messaging.outbox import OutgoingEvent, outbox_enqueue
 from events.monitoring.expectations import (
     expectation_overdue,
@@ -38,7 +38,7 @@ RESPONSE = "payment.refund_processed"
 
 @pytest.mark.django_db
 def test_the_command_opens_one_expectation_with_the_spec_response_and_deadline():
-    refund = new_refund()  # writes two refund.update and one item_ready_to_refund
+    refund = new_refund()  # writes two refund.update and one item_ready_to_refund, each in v1 and v2
     command = command_of(refund)
     [expectation] = ResponseExpectation.objects.all()
     assert expectation.command_eid == uuid.UUID(command["metadata"]["eid"])
@@ -49,6 +49,38 @@ def test_the_command_opens_one_expectation_with_the_spec_response_and_deadline()
         seconds=get_event_spec(COMMAND).response_timeout_seconds
     )
     assert expectation.answered_at is None
+
+
+@pytest.mark.django_db
+def test_a_command_sent_in_two_versions_is_one_expectation_that_an_answer_to_either_closes():
+    refund = new_refund()  # one tender: commanded in v1 and v2 while Payment migrates
+    v1, v2 = (
+        row.message
+        for row in OutboxMessage.objects.filter(event_type=COMMAND, key=refund.order_number).order_by("version")
+    )
+    [expectation] = ResponseExpectation.objects.all()
+    assert expectation.command_eid == uuid.UUID(v2["metadata"]["eid"])
+
+    # A Payment still on v1 answers the v1 command, in v1.
+    response = build_message(
+        RESPONSE,
+        {
+            "refund_id": str(refund.id),
+            "order_number": refund.order_number,
+            "status": "succeeded",
+            "amount": v1["data"]["amount"],
+            "currency": refund.currency,
+            "payment_transaction_id": "txn-v1",
+            "processed_at": timezone.now().isoformat(),
+        },
+        country="RU",
+        causation_id=v1["metadata"]["eid"],
+        producer="payment",
+        version=1,
+    )
+    assert expectations_answer(events=[incoming(response)]) == 1
+    expectation.refresh_from_db()
+    assert expectation.response_eid == uuid.UUID(response["metadata"]["eid"])
 
 
 @pytest.mark.django_db

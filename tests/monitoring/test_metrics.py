@@ -76,7 +76,8 @@ def test_metrics_parse_and_name_everything_including_what_other_processes_record
     assert {what: name for what, name in NAMED.items() if name not in found} == {}
 
     samples = metric_samples(exposition)
-    for key, increase in [(consumed, 1), (dead, 1), (produced, 1)]:
+    # The command goes out in v1 and v2 (one tender): the relay counts each message it produced.
+    for key, increase in [(consumed, 1), (dead, 1), (produced, 2)]:
         assert samples[key] - before.get(key, 0) == increase, key
     assert samples[latency] > before.get(latency, 0)
     # This process consumed and produced nothing meanwhile: the figures came from the consumer and relay.
@@ -103,7 +104,7 @@ def test_metrics_parse_and_name_everything_including_what_other_processes_record
 def test_the_outbox_backlog_counts_unpublished_rows():
     new_refund()
     samples = metric_samples(_scrape())
-    assert samples[("refundtool_outbox_backlog", ())] == 3  # two snapshots and the command
+    assert samples[("refundtool_outbox_backlog", ())] == 6  # two snapshots and the command, each in v1 and v2
     assert samples[("refundtool_outbox_oldest_age_seconds", ())] >= 0
 
 

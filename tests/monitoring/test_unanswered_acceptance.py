@@ -45,11 +45,11 @@ def test_a_payment_that_never_answers_makes_commands_overdue_listed_and_flagged(
     flow.start("silent-payment", "simulate_payment", "--answer-rate", "0", "--latency-ms", "0", "--group", "silent")
     flow.publish(*(flow.request(country) for country in ("RU", "KZ", "BY")))
 
-    # Payment read every command and answered none.
+    # Payment read every command (the simulator reads the latest version) and answered none.
     wait_for(
-        lambda: committed("silent", f"{COMMAND}.v1") == 3,
+        lambda: committed("silent", f"{COMMAND}.v2") == 3,
         timeout=60,
-        message=lambda: f"commands read: {committed('silent', f'{COMMAND}.v1')}\n{flow.logs()}",
+        message=lambda: f"commands read: {committed('silent', f'{COMMAND}.v2')}\n{flow.logs()}",
     )
     refund_ids = {str(refund_id) for refund_id in Refund.objects.values_list("id", flat=True)}
     assert len(refund_ids) == 3
@@ -65,7 +65,7 @@ def test_a_payment_that_never_answers_makes_commands_overdue_listed_and_flagged(
     samples = metric_samples(ops_client.get("/metrics").content.decode())
     assert samples[("refundtool_responses_overdue", (("command_type", COMMAND),))] == 3
     assert set(Refund.objects.values_list("status", flat=True)) == {"ready_to_refund"}  # flagged, not moved
-    assert read_all("payment.refund_processed.v1", expect=1, timeout=2) == []
+    assert read_all("payment.refund_processed.v2", expect=1, timeout=2) == []
 
     # Payment comes back and answers late: the commands close, the refunds move on, the flags clear.
     flow.start("payment", "simulate_payment", "--fail-rate", "0", "--latency-ms", "0", "--group", "late")
