@@ -98,7 +98,12 @@ def test_a_receipt_failed_past_its_sla_is_corrected_from_the_admin_once(quick_fi
     correction.refresh_from_db()
     assert correction.status == ReceiptStatus.DONE
     stats = emulator.stats()
-    assert stats["external_ids"][correction.external_id] == {"sell_refund_requests": 2, "registrations": 1}
+    # The second delivery reaches the provider only when it beats the first answer (a loaded machine may
+    # finish the first before the worker takes the second, which then finds it registered): either
+    # way, one document.
+    seen = stats["external_ids"][correction.external_id]
+    assert seen["registrations"] == 1
+    assert seen["sell_refund_requests"] in (1, 2)
     assert stats["requests"]["sell_refund_correction"] == 2
     registered = emulator.registered(correction.external_id)
     assert registered["operation"] == "sell_refund_correction"
