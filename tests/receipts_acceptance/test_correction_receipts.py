@@ -104,7 +104,7 @@ def test_a_receipt_failed_past_its_sla_is_corrected_from_the_admin_once(quick_fi
     seen = stats["external_ids"][correction.external_id]
     assert seen["registrations"] == 1
     assert seen["sell_refund_requests"] in (1, 2)
-    assert stats["requests"]["sell_refund_correction"] == 2
+    assert stats["requests"]["sell_refund_correction"] == seen["sell_refund_requests"]
     registered = emulator.registered(correction.external_id)
     assert registered["operation"] == "sell_refund_correction"
     assert registered["body"] == wire(correction.body)
