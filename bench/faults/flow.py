@@ -20,10 +20,9 @@ from django.db import InterfaceError, OperationalError, connection
 from bench.faults.service import MAX_MESSAGE_BYTES
 from events.contracts.envelope import build_message, kafka_record
 from events.messaging.kafka import producer_config
-from refundtool.simulation import fake_refund_request
+from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 
 COUNTRIES = ("RU", "KZ")  # RU owes a fiscal receipt, KZ does not
-REQUEST_VERSION = 1  # what fake_refund_request writes
 REQUEST_TOPIC = f"bob.refund_requested.v{REQUEST_VERSION}"
 # A frozen or dying broker must not make the run's own writes fail: they wait as long as any outage.
 DELIVERY_TIMEOUT_MS = 300_000
