@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
@@ -28,8 +30,15 @@ def produce_one_by_one(topic: str, values: list[bytes], key: bytes | None = None
         assert producer.flush(10) == 0
 
 
-def read_all(topic: str, *, expect: int, timeout: float = 20.0) -> list[Message]:
-    """Reads a topic from the beginning, without a committing group, until `expect` messages arrived."""
+def read_all(
+    topic: str,
+    *,
+    expect: int = sys.maxsize,
+    timeout: float = 20.0,
+    until: Callable[[list[Message]], bool] | None = None,
+) -> list[Message]:
+    """Reads a topic from the beginning, without a committing group, until `expect` messages arrived
+    or, when given, `until` holds for those read so far (a topic other tests write to too)."""
     consumer = Consumer(client_config(**{"group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False}))
     metadata = consumer.list_topics(topic, timeout=10)
     consumer.assign([TopicPartition(topic, p, 0) for p in metadata.topics[topic].partitions])
@@ -38,6 +47,8 @@ def read_all(topic: str, *, expect: int, timeout: float = 20.0) -> list[Message]
     try:
         while len(messages) < expect and time.monotonic() < deadline:
             messages += [m for m in consumer.consume(500, 0.5) if not m.error()]
+            if until is not None and until(messages):
+                break
         return messages
     finally:
         consumer.close()
