@@ -26,7 +26,7 @@ from events.messaging.hooks import register_outbox_parked_changed
 from events.monitoring.collectors import register_scrape_collector
 from events.monitoring.dashboard import register_chart, register_tiles
 from events.monitoring.expectations import expectation_overdue
-from refundtool.checks import check_served_countries
+from refundtool.checks import check_published_v1_events, check_served_countries
 from refundtool.event_size import refund_request_size_errors
 from refundtool.handlers import handle_refund_cancelled, handle_refund_requested, handle_refund_requested_many
 from refundtool.monitoring import flag_parked_outbox_rows, flag_unanswered_payments
@@ -52,3 +52,4 @@ def connect() -> None:
     register_chart("refund_states", refund_states_chart, order=10)
     register_chart("receipt_latency", receipt_latency_chart, order=20)
     checks.register(check_served_countries)
+    checks.register(check_published_v1_events)

@@ -13,7 +13,11 @@ EVENTS_CONSUMED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "refundtool_events_dead_lettered_total", "Messages sent to a dead-letter topic.", ["topic", "error_class"]
 )
-EVENTS_PRODUCED = Counter("refundtool_events_produced_total", "Events published by the outbox relay.", ["event_type"])
+# By version too: while readers migrate, both versions of an event go out, and the figure that says a
+# version may be retired is its readers' lag, not this; this says what is still sent.
+EVENTS_PRODUCED = Counter(
+    "refundtool_events_produced_total", "Events published by the outbox relay.", ["event_type", "version"]
+)
 OUTBOX_PARKED = Counter(
     "refundtool_outbox_parked_total", "Outbox rows parked because the broker refused them for good.", ["event_type"]
 )

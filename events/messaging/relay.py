@@ -48,6 +48,7 @@ class _Row:
     value: bytes
     headers: list[tuple[str, bytes]]
     event_type: str
+    version: int
     created_at: datetime
 
 
@@ -145,8 +146,8 @@ class OutboxRelay:
                     )
             if refusals:
                 outbox_park(refusals=refusals, now=now)
-        for event_type, count in Counter(row.event_type for row in published).items():
-            EVENTS_PRODUCED.labels(event_type).inc(count)
+        for (event_type, version), count in Counter((row.event_type, row.version) for row in published).items():
+            EVENTS_PRODUCED.labels(event_type, str(version)).inc(count)
         for row in published:
             OUTBOX_PUBLISH_LATENCY.observe((now - row.created_at).total_seconds())
         if len(errors) > len(refusals):
@@ -174,7 +175,9 @@ class OutboxRelay:
             # The message as its stored JSON text, which is what goes to Kafka: no decoding and
             # re-encoding of every message.
             .annotate(text=Cast("message", TextField()))
-            .values_list("id", "topic", "key", "text", "headers", "event_type", "created_at")[: self.batch_size]
+            .values_list("id", "topic", "key", "text", "headers", "event_type", "version", "created_at")[
+                : self.batch_size
+            ]
         )
         return [
             _Row(
@@ -184,9 +187,10 @@ class OutboxRelay:
                 value=text.encode(),
                 headers=[(name, str(value).encode()) for name, value in headers.items()],
                 event_type=event_type,
+                version=version,
                 created_at=created_at,
             )
-            for row_id, topic, key, text, headers, event_type, created_at in claimed
+            for row_id, topic, key, text, headers, event_type, version, created_at in claimed
         ]
 
     @staticmethod

@@ -33,6 +33,24 @@ def test_an_unknown_business_time_zone_is_a_clear_error(tmp_path):
     assert "REFUNDTOOL_BUSINESS_TIME_ZONE='Mars/Olympus' is not an IANA time zone" in result.stderr
 
 
+def test_a_misspelt_event_in_publish_v1_events_stops_every_command(tmp_path):
+    """A typo would otherwise stop version 1 of refund.update for readers that still need it."""
+    result = run_manage(
+        "check",
+        REFUNDTOOL_PUBLISH_V1_EVENTS="refund.updates,refund.item_ready_to_refund",
+        REFUNDTOOL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "(refundtool.E002) REFUNDTOOL_PUBLISH_V1_EVENTS names refund.updates," in result.stderr
+    assert "Name some of: refund.item_ready_to_refund, refund.update;" in result.stderr
+
+
+def test_publish_v1_events_may_name_both_events_or_none(tmp_path):
+    for value in ("refund.item_ready_to_refund,refund.update", ""):
+        result = run_manage("check", REFUNDTOOL_PUBLISH_V1_EVENTS=value, REFUNDTOOL_VAR_DIR=str(tmp_path))
+        assert result.returncode == 0, (value, result.stderr)
+
+
 def test_embedded_defaults_use_sqlite_in_wal_mode_and_the_filesystem_celery_transport(tmp_path):
     probe = (
         "from django.conf import settings; from django.db import connection;"
