@@ -73,6 +73,12 @@ def latest_receipts_by_part(refund: Refund) -> dict[int, Receipt]:
     return latest
 
 
+def correction_next_seq(refund: Refund) -> int:
+    """The number the refund's next correction takes (its external_id ends in -c<seq>)."""
+    latest = CorrectionReceipt.objects.filter(refund=refund).order_by("-seq").values_list("seq", flat=True).first()
+    return 1 if latest is None else latest + 1
+
+
 def correction_refusal(refund: Refund, *, now: datetime) -> str | None:
     """Why a correction receipt cannot be asked for now, or None when it can.
 

@@ -60,7 +60,12 @@ from fiscalization.provider import (
     ProviderUnavailable,
     Report,
 )
-from fiscalization.selectors import correction_refusal, latest_receipts_by_part, receipt_source_of
+from fiscalization.selectors import (
+    correction_next_seq,
+    correction_refusal,
+    latest_receipts_by_part,
+    receipt_source_of,
+)
 from refundtool.celery import app as celery_app
 from refundtool.exceptions import IllegalTransitionError, RefundNotFoundError, ValidationError
 from refundtool.logging import mask_personal_data
@@ -404,8 +409,12 @@ def correction_receipt_request(
     base_number: str,
     reason: str,
     actor: Actor,
+    seq: int | None = None,
 ) -> CorrectionReceipt:
     """Support: register a correction receipt (sell_refund_correction) of a refund's wrong or failed receipt.
+
+    `seq` is the number that the support page said the correction would take: a form sent twice, or
+    after somebody else's correction, is refused instead of registering another document.
 
     One transaction: the refund row is locked, the request checked (``correction_refusal``), the
     body built and stored with the audit of the request (the user, the reason, the basis), and the
@@ -429,8 +438,13 @@ def correction_receipt_request(
         if refund is None:
             raise RefundNotFoundError(f"refund {refund_id} does not exist")
         refusal = correction_refusal(refund, now=now)
-        latest = CorrectionReceipt.objects.filter(refund=refund).order_by("-seq").first()
-        seq = 1 if latest is None else latest.seq + 1
+        next_seq = correction_next_seq(refund)
+        if refusal is None and seq is not None and seq != next_seq:
+            refusal = (
+                f"the form was for its correction {seq}, but its next correction is {next_seq} (one was asked "
+                "for since the form was opened): open the form again"
+            )
+        seq = next_seq
         external_id = f"{refund.id}-c{seq}"
         try:
             if refusal is not None:

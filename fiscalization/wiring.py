@@ -23,7 +23,7 @@ from django.utils import timezone
 from events.monitoring.dashboard import register_tiles
 from fiscalization.models import CorrectionType
 from fiscalization.monitoring import correction_tiles
-from fiscalization.selectors import correction_refusal, refund_corrections, refund_receipt_views
+from fiscalization.selectors import correction_next_seq, correction_refusal, refund_corrections, refund_receipt_views
 from fiscalization.services import correction_receipt_request, receipts_create_for_refund
 from refundtool.admin.actions import SupportAction, register_support_action
 from refundtool.receipts import register_corrections_source, register_receipt_source
@@ -47,6 +47,8 @@ def correction_form_fields() -> dict[str, forms.Field]:
         "base_number": forms.CharField(
             label="Base document's number", max_length=32, required=False, help_text="Required for an instruction."
         ),
+        # The correction this form asks for: sent twice, or after another one, it is refused.
+        "seq": forms.IntegerField(widget=forms.HiddenInput, min_value=1),
     }
 
 
@@ -59,6 +61,7 @@ CORRECTION_ACTION = SupportAction(
     None,
     offered=lambda refund: correction_refusal(refund, now=timezone.now()) is None,
     fields=correction_form_fields,
+    initial=lambda refund: {"seq": correction_next_seq(refund)},
 )
 
 

@@ -39,6 +39,8 @@ class SupportAction:
     offered: Callable[[Refund], bool] | None = None
     # More fields of the confirmation form, passed to the service by name (a fresh set per form).
     fields: Callable[[], dict[str, forms.Field]] | None = None
+    # Their values when the form is opened, from the refund as it is then.
+    initial: Callable[[Refund], dict[str, Any]] | None = None
 
     def targets(self, refund: Refund) -> list[str]:
         """The states this action can take the refund to from where it is now."""

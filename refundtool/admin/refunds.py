@@ -265,7 +265,8 @@ class RefundAdmin(admin.ModelAdmin):
         if request.method != "POST" and not targets:
             messages.error(request, f"{support_action.title} is not possible: the refund is {refund.status}.")
             return HttpResponseRedirect(page)
-        form = ActionForm(request.POST or None, action=support_action, targets=targets)
+        initial = support_action.initial(refund) if support_action.initial else {}
+        form = ActionForm(request.POST or None, action=support_action, targets=targets, initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
                 support_action.run(refund, username=request.user.get_username(), values=form.cleaned_data)

@@ -108,6 +108,17 @@ def test_registering_twice_sends_once(fiscal_emulator, settings):
     }
 
 
+def test_a_form_sent_again_after_its_correction_is_refused(fiscal_emulator, settings):
+    """The support page names the correction it asks for; a form sent twice (or after another
+    support user's correction) registers nothing more, even when a new correction would be allowed."""
+    refund = failed_past_the_sla(settings)
+    assert finish(ask(refund, seq=1)).status == ReceiptStatus.DONE
+    with pytest.raises(IllegalTransitionError, match="the form was for its correction 1, but its next correction is 2"):
+        ask(refund, seq=1)
+    assert CorrectionReceipt.objects.filter(refund=refund).count() == 1
+    assert ask(refund, seq=2).external_id == f"{refund.id}-c2"  # a form opened now
+
+
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [

@@ -25,7 +25,7 @@ from tests.support.processes import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACTION = "correction-receipt"
-FORM = {"correction_type": "self", "base_date": "2026-03-02", "base_number": "17"}
+FORM = {"correction_type": "self", "base_date": "2026-03-02", "base_number": "17", "seq": "1"}
 
 
 def refund_state(refund: Refund) -> tuple[str, str]:
@@ -74,6 +74,7 @@ def test_a_receipt_failed_past_its_sla_is_corrected_from_the_admin_once(quick_fi
     page = support.get(reverse("admin:refundtool_refund_act", args=[refund.pk, ACTION]))
     assert page.status_code == 200
     assert "Register a correction receipt" in page.content.decode()
+    assert '<input type="hidden" name="seq" value="1"' in page.content.decode()  # the form asks for correction 1
     reason = "receipt failed at the provider past its SLA (INC-77)"
     assert "Register a correction receipt: done" in ask_for_correction(support, refund, reason)
     # The same form again (a second click): refused while the first is under way, nothing new is stored.
@@ -130,6 +131,13 @@ def test_a_receipt_failed_past_its_sla_is_corrected_from_the_admin_once(quick_fi
     page = support.get(reverse("admin:refundtool_refund_change", args=[refund.pk])).content.decode()
     assert f"correction 1 ({correction.external_id};" in page
     assert correction_tiles(support) == {"Correction receipts under way": "0", "Correction receipts failed": "0"}
+
+    # The first form sent again after the correction is done (a stale tab, a browser's resend): the
+    # refund's receipt is done now, which a second correction could correct, but not from this form.
+    stale = ask_for_correction(support, refund, reason)
+    assert "was refused" in stale
+    assert "the form was for its correction 1, but its next correction is 2" in stale
+    assert CorrectionReceipt.objects.filter(refund=refund).count() == 1
 
 
 def test_a_done_but_wrong_receipt_is_corrected_by_instruction_and_the_refund_keeps_its_receipt(quick_fiscal, support):
