@@ -211,6 +211,13 @@ class CorrectionReceipt(ConcurrentTransitionMixin, models.Model):
         self.next_attempt_at = poll_at
         self.last_error = ""
 
+    @transition(field="status", source=S.WAIT, target=S.PENDING)
+    def register_again(self, *, at: datetime) -> None:
+        """The provider lost the document (no state for its uuid, for too long): it is registered again
+        under the same external_id, which a provider that still has it answers with its uuid."""
+        self.next_attempt_at = at
+        self.last_error = "the provider did not know the correction's uuid; registered again under its external_id"
+
     @transition(field="status", source=S.WAIT, target=S.DONE)
     def finish(self, *, fiscal: FiscalAttributes, at: datetime) -> None:
         self.fn_number = fiscal.fn_number

@@ -533,7 +533,16 @@ def correction_poll(*, correction_id: int) -> None:
     except ProviderError as exc:
         waiting.update(last_error=str(exc), next_attempt_at=_after_longest_backoff(timezone.now()))
         raise ProviderUnavailable(str(exc)) from exc
-    if report.status == "wait":
+    if report.status == "wait" and _lost_by_the_provider(report, registered_at=correction.registered_at):
+        with transaction.atomic():
+            correction = CorrectionReceipt.objects.select_for_update().get(id=correction_id)
+            if can_proceed(correction.register_again):
+                correction.register_again(at=timezone.now())
+                correction.save()
+                external_id = correction.external_id
+                transaction.on_commit(lambda: logger.warning("correction %s unknown to the provider", external_id))
+                _enqueue(REGISTER_CORRECTION_TASK, correction_id)
+    elif report.status == "wait":
         poll_in = _next_poll_in(since=correction.registered_at or correction.requested_at)
         with transaction.atomic():
             if waiting.update(next_attempt_at=timezone.now() + timedelta(seconds=poll_in)):

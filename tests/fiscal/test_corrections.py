@@ -153,6 +153,31 @@ def test_a_refund_whose_receipt_is_under_way_or_not_due_is_refused(fiscal_emulat
     assert CorrectionReceipt.objects.filter(refund=refund).count() == 1
 
 
+def test_a_correction_the_provider_lost_is_registered_again_under_its_external_id(fiscal_emulator, settings):
+    fiscal_emulator.configure(done_after_ms=60_000)  # still in wait when the provider forgets it
+    correction = ask(failed_past_the_sla(settings))
+    correction_register(correction_id=correction.id)
+    correction.refresh_from_db()
+    first_uuid = correction.provider_uuid
+    fiscal_emulator.reset(done_after_ms=100)  # a provider restart that lost its documents
+
+    correction_poll(correction_id=correction.id)  # not yet: the provider may just be slow to know it
+    correction.refresh_from_db()
+    assert correction.status == ReceiptStatus.WAIT
+    settings.FISCAL_REPORT_UNKNOWN_SECONDS = 0
+    correction_poll(correction_id=correction.id)
+    correction.refresh_from_db()
+    assert correction.status == ReceiptStatus.PENDING
+    assert "did not know the correction's uuid" in correction.last_error
+
+    done = finish(correction)
+
+    assert done.status == ReceiptStatus.DONE
+    assert done.provider_uuid != first_uuid
+    assert fiscal_emulator.registered(done.external_id)["uuid"] == done.provider_uuid
+    assert CorrectionReceipt.objects.filter(refund=done.refund).count() == 1
+
+
 def test_a_refused_correction_fails_and_support_may_ask_again(fiscal_emulator, settings):
     refund = failed_past_the_sla(settings)
     fiscal_emulator.configure(fail_rate=1)
