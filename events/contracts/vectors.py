@@ -6,7 +6,8 @@ present) and `_envelope.yaml`'s `metadata` one `x-example`. From them every vers
 
 - valid messages: the examples; every optional field absent; every nullable field null; every string
   at its maxLength (free text in non-ASCII); free text in non-ASCII; each enum value the others miss;
-- invalid messages, one mutation of the first example each, with the errors the JSON Schema gives:
+- invalid messages, one mutation of the first example each (a list one item over its maxItems only
+  for lists of at most 100), with the errors the JSON Schema gives:
   the JSON pointer of the field at fault (as events.contracts.validation reports it) and the keyword
   that refused it, or `control_characters` for the validator's own rule.
 
@@ -149,6 +150,9 @@ class _Builder:
                 yield "above_maximum", pointer, self._mutated([(pointer, schema["maximum"] + 1)])
             if schema.get("minItems", 0) > 0:
                 yield "too_few_items", pointer, self._mutated([(pointer, [])])
+            if schema.get("maxItems", _MAX_ITEMS_SHOWN + 1) <= _MAX_ITEMS_SHOWN and isinstance(value, list) and value:
+                too_many = [copy.deepcopy(value[index % len(value)]) for index in range(schema["maxItems"] + 1)]
+                yield "too_many_items", pointer, self._mutated([(pointer, too_many)])
             if schema.get("minProperties", 0) > 0:
                 yield "too_few_properties", pointer, self._mutated([(pointer, {})])
             if schema.get("format") in _BAD_FORMAT:
@@ -217,6 +221,9 @@ class _Absent:
 
 
 _ABSENT: Any = _Absent()
+# A list longer than its maxItems is a vector only up to this many items: the item lists of a refund
+# (up to 10,000) would make files of megabytes to show what a six-tender list shows.
+_MAX_ITEMS_SHOWN = 100
 _BAD_FORMAT = {"uuid": "not-a-uuid", "date-time": "2026-03-02 10:00:00", "email": "not-an-email"}
 
 
