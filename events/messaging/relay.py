@@ -30,11 +30,12 @@ from events.messaging.kafka import producer_config
 from events.messaging.metrics import EVENTS_PRODUCED, OUTBOX_PUBLISH_LATENCY
 from events.messaging.models import OutboxMessage
 from events.messaging.parking import outbox_park, refused_for_good
+from events.messaging.process import BACKOFF_MAX_SECONDS, retry_until_done
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "refundtool_outbox"
-BACKOFF_MAX_SECONDS = 30.0
+DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError)
 PRUNE_EVERY_SECONDS = 300.0
 PRUNE_CHUNK_SIZE = 5000
 PRUNE_CHUNKS_PER_PASS = 20  # at most ~100,000 rows between two looks for work
@@ -70,31 +71,15 @@ class OutboxRelay:
         self._prune_unfinished = False
 
     def run(self, stop: threading.Event) -> None:
-        """Relays until `stop`. A database or broker outage, at start or later, is waited out with
-        capped backoff and logged once when it starts and once when it ends."""
-        database_down = False
+        """Relays until `stop`. A database outage, at start or later, is waited out with capped,
+        jittered backoff (``retry_until_done``); a broker that does not take events, with the same
+        backoff here. Each is logged once when it starts and once when it ends."""
         try:
             while not stop.is_set():
-                try:
-                    if connection.vendor == "postgresql":
-                        self._listen()  # before each look for work, so no commit falls between the two
-                    published, failed, parked = self.relay_batch()
-                    idle = not published and not failed and not parked
-                    if idle and (self._prune_unfinished or time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS):
-                        self.prune()
-                except (OperationalError, InterfaceError, psycopg.OperationalError) as exc:
-                    self._reconnect()
-                    self._backoff = min(BACKOFF_MAX_SECONDS, max(0.5, self._backoff * 2))
-                    if not database_down:
-                        logger.warning("database unavailable (%s); retrying until it answers", exc)
-                        database_down = True
-                    else:
-                        logger.debug("database still unavailable (%s); next try in %.1fs", exc, self._backoff)
-                    stop.wait(self._backoff)
-                    continue
-                if database_down:
-                    logger.warning("database available again; relaying")
-                    database_down = False
+                outcome = self._relay_once(stop)
+                if outcome is None:
+                    return  # stopped while the database was down
+                published, failed, parked = outcome
                 if failed:
                     # After timeouts an idempotent producer may be fenced or fatally failed; a new one
                     # starts a fresh producer id, and per-key order holds because failed keys waited.
@@ -119,6 +104,28 @@ class OutboxRelay:
             self.producer.close()  # now: an open producer keeps connecting until the object is collected
             if self._listener is not None:
                 self._listener.close()
+
+    def _relay_once(self, stop: threading.Event) -> BatchOutcome | None:
+        """One batch, and a prune when idle; None when `stop` came while the database was down."""
+        outcomes: list[BatchOutcome] = []
+
+        def attempt() -> None:
+            try:
+                if connection.vendor == "postgresql":
+                    self._listen()  # before each look for work, so no commit falls between the two
+                outcome = self.relay_batch()
+                if not any(outcome) and (
+                    self._prune_unfinished or time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS
+                ):
+                    self.prune()
+            except DATABASE_ERRORS:
+                self._reconnect()
+                raise
+            outcomes.append(outcome)
+
+        if not retry_until_done(attempt, stop=stop, what="database", errors=DATABASE_ERRORS):
+            return None
+        return outcomes[-1]
 
     @staticmethod
     def _new_producer() -> Producer:
