@@ -277,14 +277,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(run: Run, rows: list[Row], ready: float, total: float) -> int:
-    from bench.faults.flow import count, wait_until_completed
+    from django.conf import settings
+
+    from bench.faults.flow import count, wait_until_completed, where_stuck
 
     stats = run.emulator_stats()
     if stats:
         run.emulator_snapshots.append(stats)
     goods = run.traffic.delivered
     # Whatever is still owed gets a last chance before the tally, so a late one is told apart from a lost one.
-    late = len(wait_until_completed(goods, 1)) < len(goods)
+    completed = wait_until_completed(goods, 1)
+    stuck = where_stuck(
+        [good for good in goods if good.refund_request_id not in completed],
+        run.traffic.positions,
+        settings.REFUNDTOOL_CONSUMER_GROUP,
+    )
     cells = count(goods, run.emulator_snapshots)
     for row in rows:
         row.cells |= {
@@ -308,8 +315,10 @@ def report(run: Run, rows: list[Row], ready: float, total: float) -> int:
         print(f"{'NOT ' if what in problems else ''}ok: {what}")
     for refusal in run.traffic.refused:
         print(f"the broker refused one of the run's own requests: {refusal}")
-    if late:
-        print("some lost requests are still not completed after the last phase")
+    if stuck:
+        print("not completed after the last phase:")
+        for line in stuck:
+            print(f"  {line}")
     print(f"durations: start {ready:.0f} s, faults {total - ready:.0f} s, total {total:.0f} s")
     if failed or problems:
         print(f"FAILED: {len(failed)} cell(s) not 0, {len(problems)} poison record(s) not where they belong")

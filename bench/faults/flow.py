@@ -48,6 +48,7 @@ class Traffic:
     rng: random.Random = field(default_factory=lambda: random.Random(19))
     delivered: list[Good] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    positions: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # eid -> where the broker put it
 
     @contextmanager
     def steady(self, phase: str, rate: float) -> Iterator[None]:
@@ -86,11 +87,12 @@ class Traffic:
                 phase, message["metadata"]["eid"], message["data"]["refund_request_id"], message["data"]["country"]
             )
 
-        def acked(error: KafkaError | None, _message: Message) -> None:
+        def acked(error: KafkaError | None, delivered: Message) -> None:
             if error is not None:
                 self.refused.append(f"{record.topic}: {error}")
             elif good is not None:
                 self.delivered.append(good)
+                self.positions[good.eid] = (delivered.topic(), delivered.partition(), delivered.offset())
 
         self.produce(record.topic, record.key, record.value, record.headers, acked)
 
@@ -154,6 +156,36 @@ def wait_until_completed(goods: list[Good], timeout: float) -> set[str]:
             break
         time.sleep(1)
     return done
+
+
+def where_stuck(goods: list[Good], positions: dict[str, tuple[str, int, int]], group: str) -> list[str]:
+    """One line per good request that is not completed: where it stands, to tell a consumer that never
+    applied it (with where the broker put it and the group's committed offset there) from a payment
+    never answered or a receipt never done."""
+    from events.messaging.models import InboxMessage, OutboxMessage
+    from events.messaging.offsets import committed_offsets
+    from fiscalization.models import Receipt
+    from refundtool.models import Refund
+
+    lines = []
+    for good in goods:
+        refund = Refund.objects.filter(refund_request_id=good.refund_request_id).first()
+        if refund is None:
+            consumed = InboxMessage.objects.filter(eid=good.eid).exists()
+            topic, partition, offset = positions[good.eid]
+            committed = committed_offsets(group, [topic]).get((topic, partition))
+            lines.append(
+                f"{good.phase}: {good.country} request {good.eid}: no refund (in the inbox: {consumed}); "
+                f"at {topic}[{partition}] offset {offset}, the group's committed offset there {committed}"
+            )
+            continue
+        receipts = list(Receipt.objects.filter(refund=refund).values_list("status", "attempts", "last_error"))
+        unpublished = OutboxMessage.objects.filter(key=refund.order_number, published_at__isnull=True).count()
+        lines.append(
+            f"{good.phase}: {good.country} request {good.eid}: refund {refund.id} {refund.status}/"
+            f"{refund.fiscal_status}, receipts {receipts}, unpublished outbox rows {unpublished}"
+        )
+    return lines
 
 
 # --- poison ---------------------------------------------------------------------------------------
