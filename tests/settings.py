@@ -26,7 +26,9 @@ from refundtool.settings import BASE_DIR, DATABASES
 
 atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
-# One test database per checkout, so two worktrees can run the suite at once.
+# One test database per checkout and broker, so two worktrees, and the two passes of scripts/test,
+# can run the suite at once.
 _checkout = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]  # noqa: S324 - a name, not a secret
-DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}
+_broker = os.environ.get("TEST_KAFKA", "tansu")
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}_{_broker}"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

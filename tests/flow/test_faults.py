@@ -1,9 +1,14 @@
 """Issue 19, point 6: the fault suite's short form finds nothing lost, doubled, dead-lettered, receipted
 twice, and no process exit, under kills, outages, a frozen broker and records too large.
 
-It runs `python -m bench.faults --short` as a subprocess: the suite brings its own PostgreSQL cluster
-(which it stops), Redis and broker, of the session's kind (on the Apache Kafka pass a 3-node cluster
-of its own), so it shares nothing with the test database or the session's broker.
+It runs `python -m bench.faults --short --kafka apache` as a subprocess, in the Apache Kafka pass: the
+suite brings its own PostgreSQL cluster (which it stops), Redis and 3-node cluster, so it shares
+nothing with the test database or the session's broker. On tansu each of its faults has a test of
+its own that runs on both brokers (tests/flow/test_crashes.py: the consumer and the relay killed,
+PostgreSQL and the broker cut; tests/runtime/test_relay_parking.py and test_dead_letters.py: records
+too large) or needs no broker (tests/flow/test_outages_of_processes.py: Redis down;
+tests/fiscal/test_acceptance.py: the worker killed), and `python -m bench.faults --short` runs the
+suite there by hand.
 """
 
 from __future__ import annotations
@@ -34,8 +39,10 @@ SHORT_FAULTS = {
 
 
 def test_the_short_fault_suite_prints_a_table_of_zeros():
+    if brokers.kind() != "apache":
+        pytest.skip("runs in the Apache Kafka pass: on tansu each fault has a test of its own")
     result = subprocess.run(
-        [sys.executable, "-m", "bench.faults", "--short", "--kafka", brokers.kind()],
+        [sys.executable, "-m", "bench.faults", "--short", "--kafka", "apache"],
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,
