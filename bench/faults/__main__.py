@@ -315,6 +315,8 @@ def report(run: Run, rows: list[Row], ready: float, total: float) -> int:
         print(f"{'NOT ' if what in problems else ''}ok: {what}")
     for refusal in run.traffic.refused:
         print(f"the broker refused one of the run's own requests: {refusal}")
+    if run.traffic.resent:
+        print(f"the broker acknowledged {run.traffic.resent} of the run's own requests without an offset: sent again")
     if stuck:
         print("not completed after the last phase:")
         for line in stuck:

@@ -49,6 +49,8 @@ class Traffic:
     delivered: list[Good] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     positions: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # eid -> where the broker put it
+    unconfirmed: list[tuple[Any, Any]] = field(default_factory=list)  # (record, its callback) to send again
+    resent: int = 0
 
     @contextmanager
     def steady(self, phase: str, rate: float) -> Iterator[None]:
@@ -90,6 +92,11 @@ class Traffic:
         def acked(error: KafkaError | None, delivered: Message) -> None:
             if error is not None:
                 self.refused.append(f"{record.topic}: {error}")
+            elif delivered.offset() is None:
+                # Acknowledged without an offset (a retried send answered DUPLICATE_SEQUENCE_NUMBER),
+                # which a young cluster's leader change can leave out of the log: BOB sends it again,
+                # as the relay does; the consumer drops a double by eid.
+                self.unconfirmed.append((record, acked))
             elif good is not None:
                 self.delivered.append(good)
                 self.positions[good.eid] = (delivered.topic(), delivered.partition(), delivered.offset())
@@ -106,8 +113,15 @@ class Traffic:
                 self.producer.poll(0.1)
 
     def flush(self) -> None:
-        if self.producer.flush(DELIVERY_TIMEOUT_MS / 1000):
-            raise RuntimeError("the broker did not acknowledge the run's own requests")
+        while True:
+            if self.producer.flush(DELIVERY_TIMEOUT_MS / 1000):
+                raise RuntimeError("the broker did not acknowledge the run's own requests")
+            if not self.unconfirmed:
+                return
+            again, self.unconfirmed = self.unconfirmed, []
+            self.resent += len(again)
+            for record, callback in again:
+                self.produce(record.topic, record.key, record.value, record.headers, callback)
 
     def of(self, phase: str) -> list[Good]:
         return [good for good in self.delivered if good.phase == phase]

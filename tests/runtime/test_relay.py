@@ -9,12 +9,13 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from confluent_kafka import Message
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
 from events.messaging.models import OutboxMessage
-from events.messaging.relay import NOTIFY_CHANNEL, OutboxRelay
+from events.messaging.relay import NOTIFY_CHANNEL, UNCONFIRMED, OutboxRelay
 from refundtool.services import Actor, refund_request
 from refundtool.simulation import fake_refund_request
 from tests.support.kafka import read_all
@@ -62,6 +63,48 @@ def test_every_row_goes_out_once_as_stored_and_is_marked(relay):
         assert headers["event_type"].decode() == row.event_type
         assert message.topic() == row.topic  # each version on its own topic
     assert relay.relay_batch() == (0, 0, 0)
+
+
+class _FirstAcknowledgedWithoutOffset:
+    """The relay's producer, but its first record is reported delivered with no offset and never sent:
+    what librdkafka reports for a retried send that the broker answered DUPLICATE_SEQUENCE_NUMBER,
+    which a young Apache Kafka cluster was seen to leave out of the log."""
+
+    def __init__(self, producer) -> None:
+        self.producer = producer
+        self.faked_eid: str | None = None
+
+    def produce(self, topic, *, on_delivery, headers, **kwargs) -> None:
+        if self.faked_eid is None:
+            self.faked_eid = dict(headers)["eid"].decode()
+            on_delivery(None, Message(topic=topic, partition=0))
+            return
+        self.producer.produce(topic, on_delivery=on_delivery, headers=headers, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.producer, name)
+
+
+def test_a_record_acknowledged_without_an_offset_is_not_taken_as_published(relay):
+    orders = _refunds(2)
+    relay.producer = _FirstAcknowledgedWithoutOffset(relay.producer)
+
+    published, failed, parked = relay.relay_batch()
+
+    faked = OutboxMessage.objects.get(eid=relay.producer.faked_eid)
+    assert (failed, parked) == (1, 0)
+    assert (faked.published_at, faked.last_error) == (None, UNCONFIRMED)
+    # The next batch sends it, and the rows of its key that waited behind it, in order.
+    assert relay.relay_batch() == (12 - published, 0, 0)
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
+    on_topic = [
+        dict(message.headers())["eid"].decode()
+        for version in (1, 2)
+        for message in read_all(f"refund.update.v{version}", expect=4)
+        + read_all(f"refund.item_ready_to_refund.v{version}", expect=2)
+    ]
+    assert sorted(on_topic) == sorted(str(eid) for eid in OutboxMessage.objects.values_list("eid", flat=True))
+    assert {OutboxMessage.objects.get(eid=eid).key for eid in on_topic} == set(orders)
 
 
 def test_a_row_waits_while_another_relay_holds_an_earlier_row_of_its_key(relay):
