@@ -13,6 +13,7 @@ from events.gateway import publisher
 from events.gateway.services import producer_credential_create
 from events.messaging.kafka import admin_client, client_config
 from events.messaging.topics import topics_ensure
+from tests.support.processes import wait_for
 from tests.support.wsgi import wsgi_call
 
 PARTITIONS = 6
@@ -27,8 +28,16 @@ def spec_topics(kafka_bootstrap: str) -> dict[str, int]:
     """
     topics = sorted({spec.topic for spec in all_event_specs()})
     topics_ensure(topics=topics, partitions=PARTITIONS)
-    metadata = admin_client().list_topics(timeout=10)
-    return {topic: len(metadata.topics[topic].partitions) for topic in topics}
+    admin = admin_client()
+
+    def known() -> dict[str, int]:
+        # The broker asked may learn of a topic a moment after the controller made it (Apache Kafka).
+        listed = admin.list_topics(timeout=10).topics
+        partitions = {topic: len(listed[topic].partitions) if topic in listed else 0 for topic in topics}
+        return {topic: count for topic, count in partitions.items() if count}
+
+    wait_for(lambda: len(known()) == len(topics), timeout=30, message=lambda: f"topics known: {known()}")
+    return known()
 
 
 @pytest.fixture(scope="session", autouse=True)
