@@ -15,6 +15,8 @@ from fiscalization.services import (
     correction_poll,
     correction_receipt_request,
     correction_register,
+    receipt_poll,
+    receipt_register,
     receipts_sweep,
 )
 from refundtool.exceptions import IllegalTransitionError, ValidationError
@@ -153,29 +155,39 @@ def test_a_refund_whose_receipt_is_under_way_or_not_due_is_refused(fiscal_emulat
     assert CorrectionReceipt.objects.filter(refund=refund).count() == 1
 
 
-def test_a_correction_the_provider_lost_is_registered_again_under_its_external_id(fiscal_emulator, settings):
+@pytest.mark.parametrize("kind", ["receipt", "correction"])
+def test_a_document_the_provider_lost_is_registered_again_under_its_external_id(fiscal_emulator, settings, kind):
+    """A receipt and a correction receipt alike: the same clock (FISCAL_REPORT_UNKNOWN_SECONDS), the
+    same external_id, no second document."""
+    model, register, poll, finish_it = {
+        "receipt": (Receipt, receipt_register, receipt_poll, register_and_finish),
+        "correction": (CorrectionReceipt, correction_register, correction_poll, finish),
+    }[kind]
     fiscal_emulator.configure(done_after_ms=60_000)  # still in wait when the provider forgets it
-    correction = ask(failed_past_the_sla(settings))
-    correction_register(correction_id=correction.id)
-    correction.refresh_from_db()
-    first_uuid = correction.provider_uuid
+    if kind == "receipt":
+        document = Receipt.objects.get(refund=refunded_refund())
+    else:
+        document = ask(failed_past_the_sla(settings))
+    register(**{f"{kind}_id": document.id})
+    document.refresh_from_db()
+    first_uuid = document.provider_uuid
     fiscal_emulator.reset(done_after_ms=100)  # a provider restart that lost its documents
 
-    correction_poll(correction_id=correction.id)  # not yet: the provider may just be slow to know it
-    correction.refresh_from_db()
-    assert correction.status == ReceiptStatus.WAIT
+    poll(**{f"{kind}_id": document.id})  # not yet: the provider may just be slow to know it
+    document.refresh_from_db()
+    assert document.status == ReceiptStatus.WAIT
     settings.FISCAL_REPORT_UNKNOWN_SECONDS = 0
-    correction_poll(correction_id=correction.id)
-    correction.refresh_from_db()
-    assert correction.status == ReceiptStatus.PENDING
-    assert "did not know the correction's uuid" in correction.last_error
+    poll(**{f"{kind}_id": document.id})
+    document.refresh_from_db()
+    assert document.status == ReceiptStatus.PENDING
+    assert f"did not know the {kind}'s uuid" in document.last_error
 
-    done = finish(correction)
+    done = finish_it(document)
 
     assert done.status == ReceiptStatus.DONE
     assert done.provider_uuid != first_uuid
     assert fiscal_emulator.registered(done.external_id)["uuid"] == done.provider_uuid
-    assert CorrectionReceipt.objects.filter(refund=done.refund).count() == 1
+    assert model.objects.filter(refund=done.refund).count() == 1  # the same document, not a second one
 
 
 def test_a_refused_correction_fails_and_support_may_ask_again(fiscal_emulator, settings):

@@ -305,28 +305,3 @@ def test_a_receipt_done_after_support_closed_the_refund_keeps_its_outcome(fiscal
     assert refund.status == RefundStatus.COMPLETED
     assert refund.fn_number == ""  # the refund took no result; the receipt row holds it
     assert receipts_sweep().settled == 0
-
-
-def test_a_receipt_the_provider_lost_is_registered_again_under_its_external_id(fiscal_emulator, settings):
-    fiscal_emulator.configure(done_after_ms=60_000)  # still in wait when the provider forgets it
-    receipt = Receipt.objects.get(refund=refunded_refund())
-    receipt_register(receipt_id=receipt.id)
-    receipt.refresh_from_db()
-    first_uuid = receipt.provider_uuid
-    fiscal_emulator.reset(done_after_ms=100)  # a provider restart that lost its documents
-
-    receipt_poll(receipt_id=receipt.id)  # not yet: the provider may just be slow to know it
-    receipt.refresh_from_db()
-    assert receipt.status == ReceiptStatus.WAIT
-    settings.FISCAL_REPORT_UNKNOWN_SECONDS = 0
-    receipt_poll(receipt_id=receipt.id)
-    receipt.refresh_from_db()
-    assert receipt.status == ReceiptStatus.PENDING
-    assert "did not know the receipt's uuid" in receipt.last_error
-
-    done = register_and_finish(receipt)
-
-    assert done.status == ReceiptStatus.DONE
-    assert done.provider_uuid != first_uuid
-    assert fiscal_emulator.registered(done.external_id)["uuid"] == done.provider_uuid
-    assert Receipt.objects.filter(refund=done.refund).count() == 1  # the same receipt, not a second one
