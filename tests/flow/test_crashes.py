@@ -54,8 +54,11 @@ def test_relay_killed_between_publish_and_mark_only_duplicates_with_the_same_eid
         refund_request(data=fake_refund_request(rng, country="KZ"), actor=Actor.user("tester"))
     rows = {str(row.eid): row for row in OutboxMessage.objects.all()}
     relay = flow.start("relay", "relay_outbox", env=service_env(REFUNDTOOL_OUTBOX_FAULT_PAUSE_BEFORE_MARK_MS="60000"))
-    published = read_all("refund.update.v1", expect=40, timeout=30)
-    assert len(published) == 40, relay.log()
+    # Kill only once every row is in the log: the relay sends a key's rows in rounds, and the last
+    # round may still be in flight when an earlier topic is complete (seen on Apache Kafka's acks=all).
+    for topic in UPDATE_AND_COMMAND_TOPICS:
+        expect = 40 if topic.startswith("refund.update.") else 20
+        assert len(read_all(topic, expect=expect, timeout=30)) == expect, (topic, relay.log())
     relay.kill9()
     assert OutboxMessage.objects.filter(published_at__isnull=True).count() == len(rows)
 
