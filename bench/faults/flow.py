@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from bench.faults.service import MAX_MESSAGE_BYTES
 from events.contracts.envelope import build_message, kafka_record
-from events.messaging.kafka import producer_config
+from events.messaging.kafka import producer_config, unconfirmed
 from refundtool.simulation import REQUEST_VERSION, fake_refund_request
 
 COUNTRIES = ("RU", "KZ")  # RU owes a fiscal receipt, KZ does not
@@ -92,10 +92,7 @@ class Traffic:
         def acked(error: KafkaError | None, delivered: Message) -> None:
             if error is not None:
                 self.refused.append(f"{record.topic}: {error}")
-            elif delivered.offset() is None:
-                # Acknowledged without an offset (a retried send answered DUPLICATE_SEQUENCE_NUMBER),
-                # which a young cluster's leader change can leave out of the log: BOB sends it again,
-                # as the relay does; the consumer drops a double by eid.
+            elif unconfirmed(delivered):  # BOB sends it again, as the relay and the gateway's clients do
                 self.unconfirmed.append((record, acked))
             elif good is not None:
                 self.delivered.append(good)

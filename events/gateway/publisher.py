@@ -28,7 +28,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
 
 from events.contracts.envelope import KafkaRecord
-from events.messaging.kafka import producer_config
+from events.messaging.kafka import UNCONFIRMED, producer_config, unconfirmed
 from events.messaging.process import name_os_thread
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,9 @@ class Refusal(NamedTuple):
 
 Delivery = Message | Refusal
 """A record's delivery report: the written Message (its partition() and offset()), or a Refusal."""
+
+
+_UNCONFIRMED = Refusal(f"{UNCONFIRMED}; retry with the same eid")
 
 
 def _refusal(error: KafkaError) -> Refusal:
@@ -80,7 +83,12 @@ class _Reports:
     def on_delivery(self, index: int, error: KafkaError | None, message: Message) -> None:
         # Called once per record, in the report thread: the Message itself is kept, so a report
         # costs one call and no object of ours.
-        self.deliveries[index] = message if error is None else _refusal(error)
+        if error is not None:
+            self.deliveries[index] = _refusal(error)
+        elif unconfirmed(message):
+            self.deliveries[index] = _UNCONFIRMED
+        else:
+            self.deliveries[index] = message
         if next(self._count) == self._size:
             self.complete.set()
 

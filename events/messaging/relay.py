@@ -26,7 +26,7 @@ from django.db.models import Exists, F, Min, OuterRef, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from events.messaging.kafka import producer_config
+from events.messaging.kafka import UNCONFIRMED, producer_config, unconfirmed
 from events.messaging.metrics import EVENTS_PRODUCED, OUTBOX_PUBLISH_LATENCY
 from events.messaging.models import OutboxMessage
 from events.messaging.parking import outbox_park, refused_for_good
@@ -35,7 +35,6 @@ from events.messaging.process import BACKOFF_MAX_SECONDS, retry_until_done
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "refundtool_outbox"
-UNCONFIRMED = "the broker acknowledged the record without an offset: not confirmed in the log"
 DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError)
 PRUNE_EVERY_SECONDS = 300.0
 PRUNE_CHUNK_SIZE = 5000
@@ -248,12 +247,8 @@ class OutboxRelay:
 
     def _produce(self, row: _Row, results: dict[int, KafkaError | str | None]) -> None:
         def on_delivery(error: KafkaError | None, message: Message, row_id: int = row.id) -> None:
-            if error is None and message.offset() is None:
-                # librdkafka reports a retried send that the broker answered DUPLICATE_SEQUENCE_NUMBER
-                # as delivered, with no offset. Around a leader change of a young cluster such a
-                # record was seen missing from the log (bench.faults, CI), so it is not taken as
-                # published: it goes again with a new producer, and consumers drop a double by eid.
-                results[row_id] = UNCONFIRMED
+            if error is None and unconfirmed(message):
+                results[row_id] = UNCONFIRMED  # sent again, with a new producer
                 return
             results[row_id] = error
 

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 import orjson
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Message
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 
@@ -239,6 +239,49 @@ def test_503_when_the_broker_is_down(gateway, settings, fresh_producers):
     assert response["Retry-After"]
     assert [event["status"] for event in body["events"]] == ["failed"] * 3
     assert "retry with the same eids" in body["message"]
+
+
+class _FirstAcknowledgedWithoutOffset:
+    """The gateway's producer, but its first record is reported delivered with no offset and never
+    sent (see events.messaging.kafka.unconfirmed)."""
+
+    def __init__(self, producer) -> None:
+        self.producer = producer
+        self.faked = False
+
+    def produce(self, topic, value, key, *, on_delivery, headers) -> None:
+        if not self.faked:
+            self.faked = True
+            on_delivery(None, Message(topic=topic, partition=0))
+            return
+        self.producer.produce(topic, value, key, on_delivery=on_delivery, headers=headers)
+
+    def __getattr__(self, name):
+        return getattr(self.producer, name)
+
+
+def test_an_event_acknowledged_without_an_offset_is_answered_not_written_and_its_retry_is(
+    gateway, spec_topics, fresh_producers
+):
+    from events.gateway.publisher import gateway_producer
+
+    producer = gateway()
+    gateway_producer().producer = _FirstAcknowledgedWithoutOffset(gateway_producer().producer)
+    first, second = (sample_message("refund.update", _order()) for _ in range(2))
+
+    body = _error(producer.post("refund.update", [first, second]), 207, "partially_written")
+
+    unconfirmed, submitted = body["events"]
+    assert (unconfirmed["eid"], unconfirmed["status"]) == (first["metadata"]["eid"], "failed")
+    assert "without an offset" in unconfirmed["errors"][0]["message"]
+    assert "retry with the same eid" in unconfirmed["errors"][0]["message"]
+    assert submitted["status"] == "submitted"
+    retried = producer.post("refund.update", [first])
+    assert retried.status_code == 200, retried.content
+    [written] = orjson.loads(retried.content)
+    at = (written["partition"], written["offset"])
+    assert orjson.loads(read_records("refund.update.v1", [at])[at].value())["metadata"]["eid"] == written["eid"]
+    assert written["eid"] == first["metadata"]["eid"]
 
 
 def test_the_specification_is_served(client):

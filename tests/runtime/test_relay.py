@@ -14,8 +14,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from events.messaging.kafka import UNCONFIRMED
 from events.messaging.models import OutboxMessage
-from events.messaging.relay import NOTIFY_CHANNEL, UNCONFIRMED, OutboxRelay
+from events.messaging.relay import NOTIFY_CHANNEL, OutboxRelay
 from refundtool.services import Actor, refund_request
 from refundtool.simulation import fake_refund_request
 from tests.support.kafka import read_all
