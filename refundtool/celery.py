@@ -4,13 +4,16 @@ import logging.config
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import after_task_publish, setup_logging
+
+from refundtool.outage_logs import beat_sent_a_task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refundtool.settings")
 
 app = Celery("refundtool")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+after_task_publish.connect(beat_sent_a_task, weak=False)
 
 
 @setup_logging.connect

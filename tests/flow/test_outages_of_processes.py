@@ -51,20 +51,22 @@ def test_worker_and_beat_wait_out_redis_down_at_start_and_mid_run_logging_once_p
 
         redis.start()
         wait_for(lambda: "the outage is over" in worker.log(), timeout=60, message=worker.log)
+        wait_for(lambda: _count(beat, "the outage is over") == 1, timeout=60, message=beat.log)
         wait_for(lambda: _count(worker, TASK_DONE), timeout=60, message=lambda: worker.log() + beat.log())
 
         redis.stop()  # mid-run
         wait_for(lambda: _count(worker, WORKER_OUTAGE) == 2, timeout=60, message=worker.log)
+        wait_for(lambda: _count(beat, BEAT_OUTAGE) == 2, timeout=60, message=beat.log)
         time.sleep(10)
         assert worker.process.poll() is None, worker.log()
         assert beat.process.poll() is None, beat.log()
-        assert _count(worker, WORKER_OUTAGE) == 2, worker.log()  # one more line: a second outage
-        # Beat says nothing when it reconnects, so an outage within QUIET_SECONDS of the last counts as
-        # the same one: at most one more line, not one per task and tick.
-        assert 1 <= _count(beat, BEAT_OUTAGE) <= 2, beat.log()
+        # One more line each, a second outage, and not one per retry, task or tick.
+        assert _count(worker, WORKER_OUTAGE) == 2, worker.log()
+        assert _count(beat, BEAT_OUTAGE) == 2, beat.log()
         done_before = _count(worker, TASK_DONE)
         redis.start()
         wait_for(lambda: _count(worker, TASK_DONE) > done_before, timeout=90, message=worker.log)
+        wait_for(lambda: _count(beat, "the outage is over") == 2, timeout=60, message=beat.log)
     finally:
         for process in (beat, worker):
             assert process.stop() == 0, process.log()
