@@ -120,7 +120,7 @@ CACHES = {
     }
     if REDIS_URL
     # The fiscal token lives in the cache: every local process must see it, without a server.
-    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": REFUNDTOOL_VAR_DIR / "cache"}
+    else {"BACKEND": "refundtool.cache.JsonFileBasedCache", "LOCATION": REFUNDTOOL_VAR_DIR / "cache"}
 }
 
 # --- Metrics (/metrics) -----------------------------------------------------------------------

@@ -31,6 +31,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis through kombu's transport with a race closed that made the worker exit (refundtool/celery_redis.py).
 CELERY_BROKER_TRANSPORT = "refundtool.celery_redis:Transport" if REDIS_URL else None
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Tasks carry ids, as JSON; a worker never unpickles what the queue holds (Celery's default, said
+# where a reader of the settings looks for it).
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
