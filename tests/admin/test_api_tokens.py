@@ -1,9 +1,12 @@
 """API tokens: stored as a hash, with an expiry, issued in admin and shown once; rate limits per token."""
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
@@ -28,6 +31,11 @@ def _client(token: str) -> APIClient:
 @pytest.fixture
 def bot(make_user):
     return make_user("reporting-bot", ACCOUNTANT)
+
+
+def _carry_over() -> None:
+    with connection.schema_editor() as editor:
+        import_module("refundtool.migrations.0007_api_tokens_from_drf").carry_over(apps, editor)
 
 
 def _issue(user, days: float = 1) -> str:
@@ -108,3 +116,31 @@ def test_a_bad_rate_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv("REFUNDTOOL_API_RATE", value)
     with pytest.raises(ImproperlyConfigured, match=r"REFUNDTOOL_API_RATE=.* is not a rate like 100/minute"):
         env_rate("REFUNDTOOL_API_RATE", "600/minute")
+
+
+def test_plain_text_tokens_left_by_drf_are_carried_over_as_digests_and_their_table_dropped(bot):
+    """A database from before knox still has DRF's authtoken_token, a clear-text copy of every token."""
+    old_key = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"  # DRF's format: 40 hex characters
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamp with time zone NOT NULL,"
+            " user_id integer NOT NULL UNIQUE REFERENCES auth_user (id))"
+        )
+        cursor.execute("INSERT INTO authtoken_token VALUES (%s, now(), %s)", [old_key, bot.pk])
+        cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', now())")
+
+    _carry_over()
+
+    assert "authtoken_token" not in connection.introspection.table_names()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'authtoken'")
+        assert cursor.fetchone() == (0,)
+    [row] = AuthToken.objects.filter(user=bot).values()
+    assert old_key not in {str(value) for value in row.values()}
+    assert timezone.now() + timedelta(days=89) < row["expiry"] <= timezone.now() + timedelta(days=90)
+    assert _client(old_key).get(LIST).status_code == 200
+
+
+def test_without_drf_tokens_the_carry_over_does_nothing(bot):
+    _carry_over()
+    assert not AuthToken.objects.exists()
