@@ -18,10 +18,12 @@ _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]"  # \w: letters and digits of any script, as in
 EMAIL_RE = re.compile(
     rf"""(?:"[^"\r\n]*"|{_ATOM}(?:{_ATOM}|\.)*)@((?:[\w-]+\.)+[\w-]{{2,}}|\[[0-9A-Fa-f:.]+\])""",
 )
-# Neither an ISO date (2026-03-02) nor what follows a time's colon (00:16:41.123418) is a phone: log
-# lines print datetimes. Nor the leading groups of a UUID or an id made of one (02537260-6256-45b7-...,
-# <uuid>-c1): digits followed by a dash and a letter or digit run on into a longer token.
-PHONE_RE = re.compile(r"(?<![\w.-])(?<!\d:)(?!\d{4}-\d\d-\d\d(?!\d))(?:\+|\()?\d(?:[\s().-]*\d){6,14}(?![\w:]|-\w)")
+# Neither an ISO date (2026-03-02), nor a dotted one (02.03.2026: the fiscal provider's timestamps),
+# nor what follows a time's colon (00:16:41.123418) is a phone: log lines print datetimes. Nor the
+# leading groups of a UUID or an id made of one (02537260-6256-45b7-..., <uuid>-c1): digits followed
+# by a dash and a letter or digit run on into a longer token.
+_NOT_A_DATE = r"(?!\d{4}-\d\d-\d\d(?!\d)|\d\d\.\d\d\.\d{4}(?!\d))"
+PHONE_RE = re.compile(rf"(?<![\w.-])(?<!\d:){_NOT_A_DATE}(?:\+|\()?\d(?:[\s().-]*\d){{6,14}}(?![\w:]|-\w)")
 _NOT_DIGIT = re.compile(r"\D")
 
 # What every LogRecord has; anything else on a record came from `extra`.

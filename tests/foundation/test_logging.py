@@ -56,6 +56,8 @@ def test_internationalised_and_unusual_email_addresses_are_masked(email):
         "+1 (555) 010-9999 ",
         "+86 10 1234 5678 90",  # 15 digits
         "phone:+79123456789",
+        "12.34.5678901",  # shaped like a dotted date, then more digits
+        "06.12.2026 9123456789",  # a phone after a date
     ],
 )
 def test_phone_numbers_of_7_to_15_digits_with_any_separators_are_masked(phone):
@@ -73,6 +75,8 @@ def test_phone_numbers_of_7_to_15_digits_with_any_separators_are_masked(phone):
         "receipt 12345678-1234-4234-8234-123456789012-1-1 failed",
         "at 2026-03-02 10:00:00",
         "older than 2026-12-06 00:16:41.123418+00:00",
+        "provider timestamp 06.12.2026 10:00:00",
+        "between 01.02.2026 and 28.02.2026.",
         "lag 123456",
     ],
 )
