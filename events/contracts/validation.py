@@ -55,15 +55,37 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 CONTROL_MESSAGE = "must not contain control characters (tab and newline are allowed)"
 
 
-def control_character_errors(value: Any, path: str = "") -> list[FieldError]:
+def control_character_errors(value: Any) -> list[FieldError]:
     """An error for every text value under `value` that holds a control character, at its path."""
+    found: list[list[str | int]] = []
+    _find_controls(value, [], found)
+    return [FieldError(path=json_pointer(parts), message=CONTROL_MESSAGE) for parts in found]
+
+
+def _find_controls(value: Any, parts: list[str | int], found: list[list[str | int]]) -> None:
+    """Appends the path of each text under `value` that holds a control character to `found`.
+
+    Every value of every event passes here, so a path is made only for a text that fails, and a text
+    is checked where its container is walked rather than in a call of its own.
+    """
     if type(value) is str:
-        return [FieldError(path=path, message=CONTROL_MESSAGE)] if _CONTROL.search(value) else []
+        if _CONTROL.search(value):
+            found.append(list(parts))
+        return
     if type(value) is dict:
-        return [e for key, item in value.items() for e in control_character_errors(item, f"{path}/{_escape(key)}")]
-    if type(value) is list:
-        return [e for index, item in enumerate(value) for e in control_character_errors(item, f"{path}/{index}")]
-    return []
+        entries: Any = value.items()
+    elif type(value) is list:
+        entries = enumerate(value)
+    else:
+        return
+    for key, item in entries:
+        if type(item) is str:
+            if _CONTROL.search(item):
+                found.append([*parts, key])
+        elif type(item) is dict or type(item) is list:
+            parts.append(key)
+            _find_controls(item, parts, found)
+            parts.pop()
 
 
 def spec_for_message(event_type: str, message: Mapping[str, Any]) -> EventSpec:

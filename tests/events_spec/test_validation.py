@@ -152,3 +152,23 @@ def test_tab_and_newline_are_text():
         message["data"]["items"][0]["reason"] = "line one\n\tline two"
 
     assert _errors("bob.refund_requested", change) == set()
+
+
+def test_every_text_with_a_control_character_is_named_by_its_path_in_order():
+    from events.contracts.validation import control_character_errors
+
+    value = {
+        "a/b": "x\x00",
+        "n": 1,
+        "ok": "fine\n",
+        "list": ["fine", "bad\x1b", {"deep": ["\x07"], "t~": "\x01"}, None, 2.5],
+        "empty": {},
+    }
+    assert [error.path for error in control_character_errors(value)] == [
+        "/a~1b",
+        "/list/1",
+        "/list/2/deep/0",
+        "/list/2/t~0",
+    ]
+    assert [error.path for error in control_character_errors("\x00")] == [""]
+    assert control_character_errors({"a": ["b", {"c": "d"}], "e": True}) == []
